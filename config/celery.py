@@ -1,0 +1,35 @@
+"""The Celery app. Workers run queued work: Event invocations, console tests, pollers, deliveries."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("workbench")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    accept_content=["json"],
+    result_expires=3600,
+    broker_connection_retry_on_startup=True,
+)
+app.autodiscover_tasks(["invocations"])
+
+
+def _tune_sqlalchemy_transport() -> None:
+    # kombu's SQLAlchemy transport polls once a second by default; passing polling_interval through
+    # broker_transport_options raises TypeError in kombu 5.7 (it reaches create_engine), so set the
+    # attribute instead (MACHINE-FACTS.md).
+    if app.conf.broker_url.startswith("sqla+"):
+        from kombu.transport import sqlalchemy
+
+        sqlalchemy.Channel.polling_interval = 0.05
+
+
+_tune_sqlalchemy_transport()

@@ -1,0 +1,78 @@
+"""The frame every API operation runs in: request id, SigV4, JSON bodies, AWS error mapping."""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from invocations.api import sigv4
+from invocations.api.errors import AwsError, InvalidRequestContentException, ServiceException, UnknownOperationException
+
+logger = logging.getLogger(__name__)
+
+View = Callable[..., HttpResponse]
+
+
+def aws_operation(view: View) -> View:
+    """Authenticate with SigV4 and turn AwsError (and anything unexpected) into AWS's error shape."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        request.aws_request_id = request_id  # type: ignore[attr-defined]
+        try:
+            request.principal = sigv4.authenticate(request)  # type: ignore[attr-defined]
+            response = view(request, **kwargs)
+        except AwsError as error:
+            response = error.to_response(request_id)
+        except Exception:
+            logger.exception("unhandled error in %s", view.__name__)
+            response = ServiceException("An internal error occurred. The request was not processed.").to_response(
+                request_id
+            )
+        if "x-amzn-RequestId" not in response:
+            response["x-amzn-RequestId"] = request_id
+        return response
+
+    return wrapper
+
+
+def methods(**handlers: View) -> View:
+    """One URL, several operations told apart by HTTP method (GET=get_function, DELETE=...)."""
+
+    @csrf_exempt
+    def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        handler = handlers.get(request.method or "")
+        if handler is None:
+            return UnknownOperationException(None).to_response(str(uuid.uuid4()))
+        return handler(request, **kwargs)
+
+    return dispatch
+
+
+def json_response(data: Any, status: int = 200) -> HttpResponse:
+    return HttpResponse(json.dumps(data, separators=(",", ":")), status=status, content_type="application/json")
+
+
+def empty_response(status: int) -> HttpResponse:
+    return HttpResponse(b"", status=status)
+
+
+def json_body(request: HttpRequest) -> dict[str, Any]:
+    """The request's JSON object body ({} when empty)."""
+    if not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidRequestContentException(f"Could not parse request body into json: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidRequestContentException("Could not parse request body into json: expected an object")
+    return data

@@ -1,0 +1,188 @@
+"""The platform's data, named after AWS's own resources."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+LATEST = "$LATEST"
+
+
+def new_revision_id() -> str:
+    return str(uuid.uuid4())
+
+
+class AccessKey(models.Model):
+    """An API credential. The secret is stored encrypted (SigV4 needs it to recompute signatures)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_keys")
+    access_key_id = models.CharField(max_length=32, unique=True)
+    secret_encrypted = models.TextField()
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return self.access_key_id
+
+
+class Function(models.Model):
+    """A function; its configuration lives in FunctionVersion rows ($LATEST and published ones)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="functions"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    # PutFunctionConcurrency; None = unreserved (the account pool).
+    reserved_concurrency = models.PositiveIntegerField(null=True, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    # The number the next PublishVersion gets (versions are never reused, as AWS).
+    next_version = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FunctionVersion(models.Model):
+    """The configuration and code of `$LATEST` (mutable) or of a published version (immutable)."""
+
+    class State(models.TextChoices):
+        PENDING = "Pending"
+        ACTIVE = "Active"
+        INACTIVE = "Inactive"
+        FAILED = "Failed"
+
+    class UpdateStatus(models.TextChoices):
+        SUCCESSFUL = "Successful"
+        FAILED = "Failed"
+        IN_PROGRESS = "InProgress"
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="versions")
+    version = models.CharField(max_length=16)  # "$LATEST" or "1", "2", ...
+    description = models.CharField(max_length=256, blank=True)
+    runtime = models.CharField(max_length=32)
+    handler = models.CharField(max_length=128)
+    role = models.CharField(max_length=2048)
+    timeout = models.PositiveIntegerField(default=3)
+    memory_size = models.PositiveIntegerField(default=128)
+    environment = models.JSONField(default=dict, blank=True)
+    code_sha256 = models.CharField(max_length=64)  # base64 of the zip's SHA-256, as AWS reports it
+    code_size = models.BigIntegerField(default=0)
+    code_digest = models.CharField(max_length=64)  # hex SHA-256: names the unpacked code directory
+    architectures = models.JSONField(default=list, blank=True)
+    ephemeral_storage = models.PositiveIntegerField(default=512)
+    tracing_mode = models.CharField(max_length=16, default="PassThrough")
+    logging_config = models.JSONField(default=dict, blank=True)
+    dead_letter_target_arn = models.CharField(max_length=350, blank=True)
+    layers = models.JSONField(default=list, blank=True)
+    package_type = models.CharField(max_length=8, default="Zip")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    state_reason = models.CharField(max_length=256, blank=True)
+    state_reason_code = models.CharField(max_length=64, blank=True)
+    last_update_status = models.CharField(
+        max_length=16, choices=UpdateStatus.choices, default=UpdateStatus.SUCCESSFUL
+    )
+    revision_id = models.CharField(max_length=36, default=new_revision_id)
+    last_modified = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["function", "version"], name="unique_function_version")]
+
+    def __str__(self) -> str:
+        return f"{self.function.name}:{self.version}"
+
+
+class Alias(models.Model):
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="aliases")
+    name = models.CharField(max_length=128)
+    function_version = models.CharField(max_length=16)
+    description = models.CharField(max_length=256, blank=True)
+    # {"AdditionalVersionWeights": {"2": 0.1}}
+    routing_config = models.JSONField(default=dict, blank=True)
+    revision_id = models.CharField(max_length=36, default=new_revision_id)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["function", "name"], name="unique_function_alias")]
+
+    def __str__(self) -> str:
+        return f"{self.function.name}:{self.name}"
+
+
+class Invocation(models.Model):
+    """One invocation, from any path. Written for every call, sync or async."""
+
+    class Source(models.TextChoices):
+        CONSOLE = "console"
+        API = "api"
+        CLI = "cli"
+        URL = "url"
+        TRIGGER = "trigger"
+        ASYNC_RETRY = "async-retry"
+
+    class Type(models.TextChoices):
+        REQUEST_RESPONSE = "RequestResponse"
+        EVENT = "Event"
+        DRY_RUN = "DryRun"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"  # the function (or its runtime) reported an error
+        TIMED_OUT = "timed-out"
+        THROTTLED = "throttled"
+
+    request_id = models.CharField(max_length=36, unique=True)
+    function = models.ForeignKey(Function, null=True, on_delete=models.SET_NULL, related_name="invocations")
+    function_name = models.CharField(max_length=64, db_index=True)
+    qualifier = models.CharField(max_length=128, blank=True)  # as the caller named it
+    executed_version = models.CharField(max_length=16, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    invocation_type = models.CharField(max_length=16, choices=Type.choices, default=Type.REQUEST_RESPONSE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    caller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    payload = models.TextField(blank=True)
+    response = models.TextField(blank=True)
+    function_error = models.CharField(max_length=16, blank=True)  # "Unhandled" when the body is an error
+    error_type = models.CharField(max_length=128, blank=True)
+    logs = models.TextField(blank=True)
+    client_context = models.TextField(blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    billed_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    init_duration_ms = models.FloatField(null=True, blank=True)
+    memory_size_mb = models.PositiveIntegerField(null=True, blank=True)
+    max_memory_used_mb = models.PositiveIntegerField(null=True, blank=True)
+    cold_start = models.BooleanField(null=True, blank=True)
+    code_sha256 = models.CharField(max_length=64, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["function", "-created_at"], name="inv_function_recent"),
+            models.Index(fields=["status", "-created_at"], name="inv_status_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return self.request_id
+
+
+class WorkerHeartbeat(models.Model):
+    """What each node (web process or Celery worker) can run; CreateFunction checks it."""
+
+    name = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=16)  # "web" | "worker"
+    runtimes = models.JSONField(default=list)
+    seen_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
