@@ -1,0 +1,326 @@
+"""The node's pool of execution environments.
+
+One asyncio (uvloop) event loop in a daemon thread owns every environment and Runtime API socket;
+`Pool.invoke` is the thread-safe blocking entry point for WSGI and Celery threads, `invoke_async`
+the same on the loop. Environments are reused per FunctionSpec.key, one invocation at a time; a
+busy function gets a new environment while the node has room, else the least recently used idle
+environment of any function is evicted, else the caller waits (up to queue_timeout_s) and is then
+throttled like AWS (429 ConcurrentInvocationLimitExceeded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import tempfile
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Coroutine, TypeVar
+
+import uvloop
+
+from invocations.engine import logs
+from invocations.engine.environment import ExecutionEnvironment, error_payload
+from invocations.engine.interpreters import default_runtimes_dir, discover_runtimes
+from invocations.engine.limits import Limits
+from invocations.engine.sandbox import bwrap_path
+from invocations.engine.types import (
+    FunctionSpec,
+    InvokeRequest,
+    InvokeResult,
+    RuntimeInfo,
+    RuntimeUnavailable,
+    TooManyRequests,
+)
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CONCURRENT_LIMIT_EXCEEDED = "ConcurrentInvocationLimitExceeded"
+RESERVED_LIMIT_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+
+def _default_work_dir() -> str:
+    return os.path.join(tempfile.gettempdir(), "lambda-workbench-environments")
+
+
+@dataclass
+class PoolConfig:
+    max_environments: int = 128
+    keep_alive_s: float = 300.0
+    runtimes_dir: str = field(default_factory=default_runtimes_dir)
+    work_dir: str = field(default_factory=_default_work_dir)  # per-environment /tmp dirs live here
+    sandbox: str = "auto"  # "auto" (bwrap when present) | "bwrap" (required) | "off"
+    queue_timeout_s: float = 10.0
+    use_cgroups: bool = True  # False forces the rlimit fallback (tests of the degraded mode)
+
+
+@dataclass
+class _FunctionState:
+    environments: set[ExecutionEnvironment] = field(default_factory=set)
+    idle: list[ExecutionEnvironment] = field(default_factory=list)  # most recently used last
+    in_flight: int = 0
+    invocations: int = 0
+    cold_starts: int = 0
+    throttles: int = 0
+
+
+class Pool:
+    def __init__(self, config: PoolConfig | None = None) -> None:
+        self.config = config or PoolConfig()
+        if self.config.sandbox not in ("auto", "bwrap", "off"):
+            raise ValueError(f"sandbox must be auto, bwrap or off, not {self.config.sandbox!r}")
+        self._bwrap = None if self.config.sandbox == "off" else bwrap_path()
+        if self._bwrap is None and self.config.sandbox == "bwrap":
+            raise RuntimeError("sandbox='bwrap' but bwrap is not installed")
+        if self._bwrap is None and self.config.sandbox == "auto":
+            logger.warning("bwrap not found: functions run as plain subprocesses without a sandbox")
+        os.makedirs(self.config.work_dir, exist_ok=True)
+        self._runtimes = discover_runtimes(self.config.runtimes_dir)
+        self._limits = Limits(self.config.use_cgroups)
+        self._functions: dict[tuple[str, str, str], _FunctionState] = {}
+        self._environments: set[ExecutionEnvironment] = set()
+        self._idle_lru: OrderedDict[ExecutionEnvironment, None] = OrderedDict()  # oldest first
+        self._starting = 0
+        self._waiters: list[asyncio.Future[None]] = []
+        self._ids = itertools.count(1)
+        self._prefix = uuid.uuid4().hex[:8]
+        self._closed = False
+        self._reaper: asyncio.Task[None] | None = None
+        self._loop = uvloop.new_event_loop()
+        self._thread = threading.Thread(target=self._run_loop, name="lambda-engine", daemon=True)
+        self._thread.start()
+        self._call(self._start_reaper())
+
+    # ----- public, thread-safe -----------------------------------------------------------------
+    def invoke(self, spec: FunctionSpec, request: InvokeRequest, *,
+               reserved_concurrency: int | None = None) -> InvokeResult:
+        return self._call(self.invoke_async(spec, request, reserved_concurrency=reserved_concurrency))
+
+    def runtimes(self) -> dict[str, RuntimeInfo]:
+        return dict(self._runtimes)
+
+    def stats(self) -> dict[str, Any]:
+        return self._call(self._stats())
+
+    def shutdown(self) -> None:
+        if self._closed:
+            return
+        self._call(self._shutdown())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._limits.close()
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self._loop
+
+    # ----- on the loop ---------------------------------------------------------------------------
+    async def invoke_async(self, spec: FunctionSpec, request: InvokeRequest, *,
+                           reserved_concurrency: int | None = None) -> InvokeResult:
+        if self._closed:
+            raise RuntimeUnavailable("the environment pool is shut down")
+        runtime = self._runtimes.get(spec.runtime)
+        if runtime is None or not runtime.available:
+            raise RuntimeUnavailable(runtime.reason if runtime else f"unknown runtime {spec.runtime}")
+        function = self._functions.setdefault(spec.key, _FunctionState())
+        # AWS throttles at the reserved limit at once instead of queueing.
+        if reserved_concurrency is not None and function.in_flight >= reserved_concurrency:
+            function.throttles += 1
+            raise TooManyRequests(RESERVED_LIMIT_EXCEEDED)
+        entrypoint_error = self._entrypoint_error(spec, request)
+        if entrypoint_error is not None:
+            return entrypoint_error
+        function.in_flight += 1
+        try:
+            queue_timeout = request.queue_timeout_s if request.queue_timeout_s is not None else self.config.queue_timeout_s
+            environment, cold = await self._acquire(spec, function, runtime, queue_timeout)
+        except BaseException:
+            function.in_flight -= 1
+            raise
+        function.invocations += 1
+        try:
+            outcome = environment.invoke(request, cold=cold)
+        except BaseException:
+            self._release(environment, function)
+            raise
+        outcome.add_done_callback(lambda _: self._release(environment, function))
+        # Shielded: a caller that stops waiting must not cancel an invocation already running.
+        return await asyncio.shield(outcome)
+
+    async def _acquire(self, spec: FunctionSpec, function: _FunctionState, runtime: RuntimeInfo,
+                       queue_timeout: float) -> tuple[ExecutionEnvironment, bool]:
+        deadline = self._loop.time() + queue_timeout
+        while True:
+            while function.idle:
+                environment = function.idle.pop()
+                self._idle_lru.pop(environment, None)
+                if environment.alive:
+                    return environment, False
+            if len(self._environments) + self._starting < self.config.max_environments:
+                return await self._spawn(spec, function, runtime), True
+            if self._idle_lru:
+                self._retire(next(iter(self._idle_lru)))
+                continue
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                function.throttles += 1
+                raise TooManyRequests(CONCURRENT_LIMIT_EXCEEDED)
+            waiter: asyncio.Future[None] = self._loop.create_future()
+            self._waiters.append(waiter)
+            try:
+                await asyncio.wait_for(waiter, remaining)
+            except asyncio.TimeoutError:
+                function.throttles += 1
+                raise TooManyRequests(CONCURRENT_LIMIT_EXCEEDED) from None
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+    async def _spawn(self, spec: FunctionSpec, function: _FunctionState, runtime: RuntimeInfo) -> ExecutionEnvironment:
+        env_id = f"env-{self._prefix}-{next(self._ids)}"
+        environment = ExecutionEnvironment(env_id, spec, runtime, runtimes_dir=self.config.runtimes_dir,
+                                           work_dir=self.config.work_dir, bwrap=self._bwrap, limits=self._limits,
+                                           on_dead=self._environment_died)
+        self._starting += 1
+        try:
+            await environment.start()
+        finally:
+            self._starting -= 1
+        self._environments.add(environment)
+        function.environments.add(environment)
+        function.cold_starts += 1
+        return environment
+
+    def _release(self, environment: ExecutionEnvironment, function: _FunctionState) -> None:
+        function.in_flight -= 1
+        if environment.alive and environment in self._environments and not self._closed:
+            function.idle.append(environment)
+            self._idle_lru[environment] = None
+            self._idle_lru.move_to_end(environment)
+        self._wake_one()
+
+    def _retire(self, environment: ExecutionEnvironment) -> None:
+        """Take an environment out of service (eviction, reaping) and kill it."""
+        self._forget(environment)
+        environment.kill()
+        self._wake_one()
+
+    def _forget(self, environment: ExecutionEnvironment) -> None:
+        self._environments.discard(environment)
+        self._idle_lru.pop(environment, None)
+        function = self._functions.get(environment.spec.key)
+        if function is not None:
+            function.environments.discard(environment)
+            if environment in function.idle:
+                function.idle.remove(environment)
+
+    def _environment_died(self, environment: ExecutionEnvironment) -> None:
+        known = environment in self._environments
+        self._forget(environment)
+        if known:
+            self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.pop(0)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _entrypoint_error(self, spec: FunctionSpec, request: InvokeRequest) -> InvokeResult | None:
+        """provided.* needs an executable /var/task/bootstrap (Runtime.InvalidEntrypoint otherwise)."""
+        if not spec.runtime.startswith("provided"):
+            return None
+        bootstrap = os.path.join(spec.code_dir, "bootstrap")
+        request_id = request.request_id
+        if not os.path.isfile(bootstrap):
+            message = (f"RequestId: {request_id} Error: Couldn't find valid bootstrap(s): "
+                       "[/var/task/bootstrap /opt/bootstrap]")
+        elif not os.access(bootstrap, os.X_OK):
+            message = f"RequestId: {request_id} Error: fork/exec /var/task/bootstrap: permission denied"
+        else:
+            return None
+        now = time.time()
+        text = (logs.start_line(request_id, spec.version) + f"{message}\nRuntime.InvalidEntrypoint\n"
+                + logs.end_line(request_id)
+                + logs.report_line(request_id, duration_ms=0.0, billed_ms=0, memory_mb=spec.memory_mb,
+                                   max_memory_mb=0, init_duration_ms=None))
+        return InvokeResult(request_id=request_id, payload=error_payload("Runtime.InvalidEntrypoint", message),
+                            function_error="Unhandled", error_type="Runtime.InvalidEntrypoint", status="failed",
+                            logs=text, duration_ms=0.0, billed_duration_ms=0, init_duration_ms=None,
+                            memory_size_mb=spec.memory_mb, max_memory_used_mb=0, cold_start=True,
+                            started_at=now, finished_at=now, executed_version=spec.version)
+
+    async def _start_reaper(self) -> None:
+        self._reaper = self._loop.create_task(self._reap_forever())
+
+    async def _reap_forever(self) -> None:
+        interval = min(max(self.config.keep_alive_s / 4, 0.05), 5.0)
+        while not self._closed:
+            await asyncio.sleep(interval)
+            cutoff = time.monotonic() - self.config.keep_alive_s
+            for environment in [e for e in self._idle_lru if e.last_used <= cutoff]:
+                self._retire(environment)
+
+    async def _stats(self) -> dict[str, Any]:
+        functions = {}
+        for (name, version, revision), function in self._functions.items():
+            functions[f"{name}:{version}:{revision}"] = {
+                "environments": len(function.environments),
+                "busy": len(function.environments) - len(function.idle),
+                "idle": len(function.idle),
+                "in_flight": function.in_flight,
+                "invocations": function.invocations,
+                "cold_starts": function.cold_starts,
+                "throttles": function.throttles,
+            }
+        return {
+            "environments": len(self._environments),
+            "starting": self._starting,
+            "idle": len(self._idle_lru),
+            "busy": len(self._environments) - len(self._idle_lru),
+            "max_environments": self.config.max_environments,
+            "waiting": len(self._waiters),
+            "cold_starts": sum(f.cold_starts for f in self._functions.values()),
+            "invocations": sum(f.invocations for f in self._functions.values()),
+            "throttles": sum(f.throttles for f in self._functions.values()),
+            "sandbox": "bwrap" if self._bwrap else "off",
+            "memory_cgroup": self._limits.memory_parent is not None,
+            "pids_cgroup": self._limits.pids_parent is not None,
+            "functions": functions,
+        }
+
+    async def _shutdown(self) -> None:
+        self._closed = True
+        if self._reaper is not None:
+            self._reaper.cancel()
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.cancel()
+        environments = list(self._environments)
+        for environment in environments:
+            self._retire(environment)
+        # Give the kills a moment to be reaped so cgroups and tmp dirs are removed.
+        for _ in range(100):
+            if all(e.cleaned_up for e in environments):
+                break
+            await asyncio.sleep(0.01)
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._loop.run_forever()
+
+    def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self._thread:
+            coroutine.close()
+            raise RuntimeError("Pool methods block: from the pool's loop use invoke_async")
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result()
