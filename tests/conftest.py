@@ -51,6 +51,7 @@ def _send_to_django(request: Any, **_: Any) -> AWSResponse:
             content_type = value
         elif key != "CONTENT_LENGTH":
             meta["HTTP_" + key] = value
+    meta["HTTP_HOST"] = url.netloc  # a real HTTP client sends the Host it signed
     body = request.body
     if hasattr(body, "read"):
         body = body.read()

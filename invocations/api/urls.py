@@ -44,4 +44,6 @@ urlpatterns = [
     ),
     re_path(rf"^2019-09-30/functions/{FN}/concurrency/?$", methods(GET=concurrency.get_function_concurrency)),
     re_path(r"^2016-08-19/account-settings/?$", methods(GET=functions.get_account_settings)),
+    # GetFunction's Code.Location: a plain GET with an expiring HMAC token, no SigV4 (as S3 presigned URLs).
+    re_path(r"^_workbench/code/(?P<digest>[0-9a-f]{64})\.zip$", functions.download_code, name="function-code"),
 ]

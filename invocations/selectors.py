@@ -1,0 +1,172 @@
+"""The read side: finding functions, versions and aliases the way AWS resolves them (spec §3.1).
+
+Every miss raises the AWS error with AWS's message, so callers (API views, the invoke service, the
+console) can let it propagate.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from django.db.models import IntegerField, QuerySet
+from django.db.models.functions import Cast
+
+from invocations.api.errors import (
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    ValidationException,
+    function_not_found,
+)
+from invocations.arns import FunctionRef, function_arn, parse_function_name, validation_message
+from invocations.models import LATEST, Alias, Function, FunctionVersion
+
+# The control plane's FunctionName (botocore shape `FunctionName`): no "." and at most 140 characters,
+# unlike Invoke's `NamespacedFunctionName`.
+CONTROL_FUNCTION_NAME_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?"
+    r"(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+CONTROL_FUNCTION_NAME_MAX = 140
+_VERSION_NUMBER = re.compile(r"^[0-9]+$")
+
+T = TypeVar("T")
+
+
+def parse_control_function_name(value: str, *, qualifier: str | None = None) -> FunctionRef:
+    """`parse_function_name` with the control plane's tighter FunctionName shape."""
+    if not isinstance(value, str) or len(value) > CONTROL_FUNCTION_NAME_MAX or "." in value:
+        constraint = (
+            f"Member must have length less than or equal to {CONTROL_FUNCTION_NAME_MAX}"
+            if isinstance(value, str) and len(value) > CONTROL_FUNCTION_NAME_MAX
+            else f"Member must satisfy regular expression pattern: {CONTROL_FUNCTION_NAME_PATTERN}"
+        )
+        raise ValidationException(validation_message([(str(value), "functionName", constraint)]))
+    return parse_function_name(value, qualifier=qualifier, max_length=CONTROL_FUNCTION_NAME_MAX)
+
+
+def get_function(name: str) -> Function:
+    try:
+        return Function.objects.get(name=name)
+    except Function.DoesNotExist:
+        raise function_not_found(function_arn(name)) from None
+
+
+def resolve_qualifier(function: Function, qualifier: str | None) -> str:
+    """The version a qualifier names: None/$LATEST, a number, or an alias (its primary version)."""
+    if qualifier is None or qualifier == LATEST or _VERSION_NUMBER.match(qualifier):
+        return qualifier or LATEST
+    alias = Alias.objects.filter(function=function, name=qualifier).values_list("function_version", flat=True)
+    version = alias.first()
+    if version is None:
+        raise function_not_found(function_arn(function.name, qualifier))
+    return version
+
+
+def get_function_version(name: str, qualifier: str | None = None) -> FunctionVersion:
+    """The configuration `name` + `qualifier` designates; 404 "Function not found: <arn>" otherwise.
+
+    The ARN in the message is qualified when a qualifier was given, as AWS reports it.
+    """
+    function = get_function(name) if qualifier is None else _function_or_qualified_404(name, qualifier)
+    version = resolve_qualifier(function, qualifier)
+    found = (
+        FunctionVersion.objects.select_related("function").filter(function=function, version=version).first()
+    )
+    if found is None:
+        raise function_not_found(function_arn(name, qualifier))
+    return found
+
+
+def _function_or_qualified_404(name: str, qualifier: str) -> Function:
+    try:
+        return Function.objects.get(name=name)
+    except Function.DoesNotExist:
+        raise function_not_found(function_arn(name, qualifier)) from None
+
+
+def get_latest(function: Function) -> FunctionVersion:
+    return FunctionVersion.objects.select_related("function").get(function=function, version=LATEST)
+
+
+def get_alias(function_name: str, alias_name: str) -> Alias:
+    function = get_function(function_name)
+    alias = Alias.objects.select_related("function").filter(function=function, name=alias_name).first()
+    if alias is None:
+        raise ResourceNotFoundException(f"Cannot find alias arn: {function_arn(function_name, alias_name)}")
+    return alias
+
+
+def published_versions(function: Function) -> QuerySet[FunctionVersion]:
+    """Published versions, oldest first (numeric order: "10" after "9")."""
+    rows = FunctionVersion.objects.filter(function=function).exclude(version=LATEST)
+    return rows.select_related("function").annotate(number=Cast("version", IntegerField())).order_by("number")
+
+
+# --- pagination --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_marker: str | None
+
+
+def encode_marker(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def decode_marker(marker: str | None) -> int:
+    """Markers are opaque to clients; ours carry an offset. A forged one is a 400, never a 500."""
+    if not marker:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(marker.encode()).decode()
+        prefix, _, number = text.partition(":")
+        offset = int(number)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidParameterValueException(f"Invalid marker: {marker}") from None
+    if prefix != "offset" or offset < 0:
+        raise InvalidParameterValueException(f"Invalid marker: {marker}")
+    return offset
+
+
+def paginate(items: list[T], *, marker: str | None, max_items: int) -> Page[T]:
+    start = decode_marker(marker)
+    page = items[start : start + max_items]
+    end = start + len(page)
+    return Page(items=page, next_marker=encode_marker(end) if end < len(items) else None)
+
+
+def list_functions(*, all_versions: bool, marker: str | None, max_items: int) -> Page[FunctionVersion]:
+    """$LATEST of every function by name; with FunctionVersion=ALL, each function's versions too."""
+    latest = list(FunctionVersion.objects.select_related("function").filter(version=LATEST).order_by("function__name"))
+    if not all_versions:
+        return paginate(latest, marker=marker, max_items=max_items)
+    rows: list[FunctionVersion] = []
+    published: dict[int, list[FunctionVersion]] = {}
+    for version in FunctionVersion.objects.select_related("function").exclude(version=LATEST):
+        published.setdefault(version.function_id, []).append(version)
+    for entry in latest:
+        rows.append(entry)
+        rows.extend(sorted(published.get(entry.function_id, []), key=lambda v: int(v.version)))
+    return paginate(rows, marker=marker, max_items=max_items)
+
+
+def list_versions(*, function_name: str, marker: str | None, max_items: int) -> Page[FunctionVersion]:
+    function = get_function(function_name)
+    rows = [get_latest(function), *published_versions(function)]
+    return paginate(rows, marker=marker, max_items=max_items)
+
+
+def list_aliases(
+    *, function_name: str, function_version: str | None, marker: str | None, max_items: int
+) -> Page[Alias]:
+    function = get_function(function_name)
+    aliases = Alias.objects.select_related("function").filter(function=function).order_by("name")
+    if function_version:
+        aliases = aliases.filter(function_version=function_version)
+    return paginate(list(aliases), marker=marker, max_items=max_items)

@@ -1,0 +1,1 @@
+"""The write side: keyword-only, typed functions that decide (views only translate)."""

@@ -1,0 +1,187 @@
+"""Aliases: a name for a version, optionally splitting traffic with one more version (spec §6.4)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from invocations.api.errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    PreconditionFailedException,
+    ResourceConflictException,
+    ValidationException,
+    function_not_found,
+)
+from invocations.arns import function_arn, validation_message
+from invocations.models import LATEST, Alias, Function, FunctionVersion, new_revision_id
+from invocations.selectors import get_alias, get_function
+
+ALIAS_PATTERN = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+VERSION_PATTERN = r"(\$LATEST|[0-9]+)"
+ADDITIONAL_VERSION_PATTERN = r"[0-9]+"
+MAX_ALIAS_NAME = 128
+MAX_DESCRIPTION = 256
+
+_UNSET: Any = object()
+
+
+def _check_name(name: Any, errors: list[tuple[str, str, str]]) -> None:
+    if not isinstance(name, str) or len(name) > MAX_ALIAS_NAME:
+        errors.append((str(name), "name", f"Member must have length less than or equal to {MAX_ALIAS_NAME}"))
+    elif not re.fullmatch(ALIAS_PATTERN, name):
+        errors.append((name, "name", f"Member must satisfy regular expression pattern: {ALIAS_PATTERN}"))
+
+
+def _check_version(version: Any, errors: list[tuple[str, str, str]]) -> None:
+    if not isinstance(version, str) or not re.fullmatch(VERSION_PATTERN, version):
+        errors.append((str(version), "functionVersion", f"Member must satisfy regular expression pattern: {VERSION_PATTERN}"))
+
+
+def _check_description(description: Any, errors: list[tuple[str, str, str]]) -> None:
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        errors.append(
+            (str(description), "description", f"Member must have length less than or equal to {MAX_DESCRIPTION}")
+        )
+
+
+def _weights(routing_config: Any, errors: list[tuple[str, str, str]]) -> dict[str, float]:
+    if routing_config is None:
+        return {}
+    if not isinstance(routing_config, dict):
+        raise InvalidRequestContentException("Could not parse request body into json: RoutingConfig must be an object")
+    weights = routing_config.get("AdditionalVersionWeights") or {}
+    if not isinstance(weights, dict):
+        raise InvalidRequestContentException(
+            "Could not parse request body into json: RoutingConfig.AdditionalVersionWeights must be an object"
+        )
+    for version, weight in weights.items():
+        if not re.fullmatch(ADDITIONAL_VERSION_PATTERN, str(version)):
+            errors.append(
+                (
+                    str(version),
+                    "routingConfig.additionalVersionWeights",
+                    f"Map keys must satisfy constraint: [Member must satisfy regular expression pattern: {ADDITIONAL_VERSION_PATTERN}]",
+                )
+            )
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise InvalidRequestContentException(
+                "Could not parse request body into json: AdditionalVersionWeights values must be numbers"
+            )
+        if not 0.0 <= float(weight) <= 1.0:
+            constraint = (
+                "Member must have value greater than or equal to 0.0"
+                if weight < 0
+                else "Member must have value less than or equal to 1.0"
+            )
+            errors.append(
+                (str(weight), "routingConfig.additionalVersionWeights", f"Map value must satisfy constraint: [{constraint}]")
+            )
+    return {str(version): float(weight) for version, weight in weights.items()}
+
+
+def _check_routing(function: Function, primary: str, weights: dict[str, float]) -> None:
+    """Semantic checks of a routing configuration (after the model constraints passed)."""
+    if not weights:
+        return
+    if len(weights) > 1:
+        raise InvalidParameterValueException("Number of items in AdditionalVersionWeights cannot be greater than 1")
+    if primary == LATEST:
+        raise InvalidParameterValueException(
+            "$LATEST is not supported for an alias pointing to more than 1 version"
+        )
+    (extra,) = weights
+    if extra == primary:
+        raise InvalidParameterValueException(
+            f"Invalid function version {extra}. Function version {extra} is already included in routing configuration."
+        )
+    if not FunctionVersion.objects.filter(function=function, version=extra).exists():
+        raise function_not_found(function_arn(function.name, extra))
+
+
+def _require_version(function: Function, version: str) -> None:
+    if not FunctionVersion.objects.filter(function=function, version=version).exists():
+        raise function_not_found(function_arn(function.name, version))
+
+
+def create_alias(
+    *,
+    function_name: str,
+    name: Any,
+    function_version: Any,
+    description: Any = "",
+    routing_config: Any = None,
+) -> Alias:
+    errors: list[tuple[str, str, str]] = []
+    _check_name(name, errors)
+    _check_version(function_version, errors)
+    _check_description(description if description is not None else "", errors)
+    weights = _weights(routing_config, errors)
+    if errors:
+        raise ValidationException(validation_message(errors))
+    function = get_function(function_name)
+    _require_version(function, function_version)
+    _check_routing(function, function_version, weights)
+    conflict = ResourceConflictException(f"Alias already exists: {function_arn(function.name, name)}")
+    if Alias.objects.filter(function=function, name=name).exists():
+        raise conflict
+    try:
+        with transaction.atomic():
+            return Alias.objects.create(
+                function=function,
+                name=name,
+                function_version=function_version,
+                description=description or "",
+                routing_config={"AdditionalVersionWeights": weights} if weights else {},
+            )
+    except IntegrityError:
+        raise conflict from None
+
+
+def update_alias(
+    *,
+    function_name: str,
+    name: str,
+    function_version: Any = _UNSET,
+    description: Any = _UNSET,
+    routing_config: Any = _UNSET,
+    revision_id: str | None = None,
+) -> Alias:
+    errors: list[tuple[str, str, str]] = []
+    if function_version is not _UNSET and function_version is not None:
+        _check_version(function_version, errors)
+    if description is not _UNSET and description is not None:
+        _check_description(description, errors)
+    weights = _weights(routing_config, errors) if routing_config is not _UNSET else None
+    if errors:
+        raise ValidationException(validation_message(errors))
+    get_alias(function_name, name)  # 404 with AWS's message before anything else
+    with transaction.atomic():
+        alias = Alias.objects.select_for_update().select_related("function").get(
+            function__name=function_name, name=name
+        )
+        if revision_id and revision_id != alias.revision_id:
+            raise PreconditionFailedException(
+                "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
+                "API to retrieve the latest Revision Id"
+            )
+        if function_version is not _UNSET and function_version is not None:
+            _require_version(alias.function, function_version)
+            alias.function_version = function_version
+        if description is not _UNSET and description is not None:
+            alias.description = description
+        if weights is not None:
+            alias.routing_config = {"AdditionalVersionWeights": weights} if weights else {}
+        current = (alias.routing_config or {}).get("AdditionalVersionWeights") or {}
+        _check_routing(alias.function, alias.function_version, current)
+        alias.revision_id = new_revision_id()
+        alias.save()
+    return alias
+
+
+def delete_alias(*, function_name: str, name: str) -> None:
+    """DeleteAlias answers 204 even when the alias does not exist (the function must)."""
+    function = get_function(function_name)
+    Alias.objects.filter(function=function, name=name).delete()

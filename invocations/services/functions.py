@@ -1,0 +1,484 @@
+"""Creating, configuring, updating and deleting functions, and their reserved concurrency.
+
+Validation follows AWS's split (spec §1, §2.2): botocore checks only required members and minimums on
+the client, so the server checks maximums, enums and patterns and answers with the unmodeled
+ValidationException ("1 validation error detected: Value 'x' at 'timeout' failed to satisfy
+constraint: …", several violations in one message); semantic problems (a runtime we cannot run,
+reserved or oversized environment variables, bad code) are InvalidParameterValueException.
+
+Code is unpacked synchronously while the request is served, so a function is `Active` and its last
+update `Successful` as soon as the call returns — where AWS first reports `Pending`/`InProgress`.
+The SDK waiters (`function_active_v2`, `function_updated_v2`) therefore succeed on their first poll.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from invocations.api.errors import (
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    PreconditionFailedException,
+    ResourceConflictException,
+    ValidationException,
+    function_not_found,
+)
+from invocations.arns import function_arn, validation_message
+from invocations.models import LATEST, Alias, Function, FunctionVersion, new_revision_id
+from invocations.selectors import get_function, get_latest
+from invocations.services import code as code_service
+from invocations.services import runtimes
+from invocations.services.versions import publish_version
+
+# Timeout: the botocore model allows 1–5400, but 5400 s applies only to Lambda Managed Instances; the
+# quota for ordinary functions is 900 s (15 min), and the real service answers "Value '1200' at
+# 'timeout' failed to satisfy constraint: Member must have value less than or equal to 900".
+MAX_TIMEOUT = 900
+MIN_MEMORY, MAX_MEMORY = 128, 10240
+MIN_EPHEMERAL, MAX_EPHEMERAL = 512, 10240
+MAX_FUNCTION_NAME = 64
+MAX_DESCRIPTION = 256
+MAX_HANDLER = 128
+ENVIRONMENT_LIMIT_BYTES = 4096
+
+ACCOUNT_CONCURRENCY = 1000
+MIN_UNRESERVED_CONCURRENCY = 100
+
+ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
+HANDLER_PATTERN = r"[^\s]+"
+ENV_KEY_PATTERN = r"[a-zA-Z]([a-zA-Z0-9_])+"
+RESOURCE_ARN_PATTERN = r"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()"
+LOG_GROUP_PATTERN = r"[\.\-_/#A-Za-z0-9]+"
+FUNCTION_NAME_PATTERN = r"[a-zA-Z0-9-_]+"
+
+# Lambda sets these itself; AWS refuses them in a function's configuration.
+RESERVED_ENV_KEYS = frozenset(
+    {
+        "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+    }
+)  # fmt: skip
+
+_ABSENT: Any = None
+
+
+@dataclass(frozen=True)
+class ConfigInput:
+    """The configuration members of CreateFunction / UpdateFunctionConfiguration as sent (None = absent)."""
+
+    Role: Any = _ABSENT
+    Handler: Any = _ABSENT
+    Runtime: Any = _ABSENT
+    Description: Any = _ABSENT
+    Timeout: Any = _ABSENT
+    MemorySize: Any = _ABSENT
+    Environment: Any = _ABSENT
+    TracingConfig: Any = _ABSENT
+    DeadLetterConfig: Any = _ABSENT
+    LoggingConfig: Any = _ABSENT
+    EphemeralStorage: Any = _ABSENT
+    Architectures: Any = _ABSENT
+    Layers: Any = _ABSENT
+    PackageType: Any = _ABSENT
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> ConfigInput:
+        return cls(**{f.name: body[f.name] for f in fields(cls) if f.name in body})
+
+
+@dataclass
+class _Checks:
+    """Collects model-constraint violations so that one ValidationException reports them all, as AWS."""
+
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def add(self, value: Any, member: str, constraint: str) -> None:
+        self.errors.append((str(value), member, constraint))
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationException(validation_message(self.errors))
+
+
+def _fullmatch(pattern: str, value: str) -> bool:
+    return re.fullmatch(pattern, value) is not None
+
+
+def _integer(value: Any, member: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequestContentException(f"Could not parse request body into json: {member} must be an integer")
+    return value
+
+
+def _object(value: Any, member: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRequestContentException(f"Could not parse request body into json: {member} must be an object")
+    return value
+
+
+def _range(checks: _Checks, value: int, member: str, low: int, high: int) -> None:
+    if value < low:
+        checks.add(value, member, f"Member must have value greater than or equal to {low}")
+    elif value > high:
+        checks.add(value, member, f"Member must have value less than or equal to {high}")
+
+
+def _enum(checks: _Checks, value: Any, member: str, allowed: list[str]) -> None:
+    if value not in allowed:
+        checks.add(value, member, f"Member must satisfy enum value set: [{', '.join(allowed)}]")
+
+
+def _environment_variables(environment: Any, checks: _Checks) -> dict[str, str]:
+    variables = _object(environment, "Environment").get("Variables") or {}
+    variables = _object(variables, "Environment.Variables")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in variables.items()):
+        raise InvalidRequestContentException(
+            "Could not parse request body into json: Environment.Variables must map strings to strings"
+        )
+    if not all(_fullmatch(ENV_KEY_PATTERN, key) for key in variables):
+        # Variables are a sensitive member: AWS leaves the value out of this message.
+        checks.errors.append(
+            (
+                "",
+                "environment.variables",
+                f"Map keys must satisfy constraint: [Member must satisfy regular expression pattern: {ENV_KEY_PATTERN}]",
+            )
+        )
+    return variables
+
+
+def validate_configuration(config: ConfigInput) -> dict[str, Any]:
+    """Check what was sent and translate it into FunctionVersion field values (only the members sent)."""
+    checks = _Checks()
+    values: dict[str, Any] = {}
+    if config.Role is not None:
+        if not isinstance(config.Role, str) or not _fullmatch(ROLE_PATTERN, config.Role):
+            checks.add(config.Role, "role", f"Member must satisfy regular expression pattern: {ROLE_PATTERN}")
+        values["role"] = config.Role
+    if config.Handler is not None:
+        if not isinstance(config.Handler, str) or len(config.Handler) > MAX_HANDLER:
+            checks.add(config.Handler, "handler", f"Member must have length less than or equal to {MAX_HANDLER}")
+        elif not _fullmatch(HANDLER_PATTERN, config.Handler):
+            checks.add(config.Handler, "handler", f"Member must satisfy regular expression pattern: {HANDLER_PATTERN}")
+        values["handler"] = config.Handler
+    if config.Runtime is not None:
+        checks.errors.extend(runtimes.runtime_errors(config.Runtime))
+        values["runtime"] = config.Runtime
+    if config.Description is not None:
+        if not isinstance(config.Description, str) or len(config.Description) > MAX_DESCRIPTION:
+            checks.add(config.Description, "description", f"Member must have length less than or equal to {MAX_DESCRIPTION}")
+        values["description"] = config.Description
+    if config.Timeout is not None:
+        values["timeout"] = _integer(config.Timeout, "Timeout")
+        _range(checks, values["timeout"], "timeout", 1, MAX_TIMEOUT)
+    if config.MemorySize is not None:
+        values["memory_size"] = _integer(config.MemorySize, "MemorySize")
+        _range(checks, values["memory_size"], "memorySize", MIN_MEMORY, MAX_MEMORY)
+    if config.Environment is not None:
+        values["environment"] = _environment_variables(config.Environment, checks)
+    if config.TracingConfig is not None:
+        mode = _object(config.TracingConfig, "TracingConfig").get("Mode", "PassThrough")
+        _enum(checks, mode, "tracingConfig.mode", ["Active", "PassThrough"])
+        values["tracing_mode"] = mode
+    if config.DeadLetterConfig is not None:
+        target = _object(config.DeadLetterConfig, "DeadLetterConfig").get("TargetArn") or ""
+        if not isinstance(target, str) or not _fullmatch(RESOURCE_ARN_PATTERN, target):
+            checks.add(target, "deadLetterConfig.targetArn", f"Member must satisfy regular expression pattern: {RESOURCE_ARN_PATTERN}")
+        values["dead_letter_target_arn"] = target
+    if config.LoggingConfig is not None:
+        values["logging_config"] = _logging_config(_object(config.LoggingConfig, "LoggingConfig"), checks)
+    if config.EphemeralStorage is not None:
+        size = _integer(_object(config.EphemeralStorage, "EphemeralStorage").get("Size"), "EphemeralStorage.Size")
+        _range(checks, size, "ephemeralStorage.size", MIN_EPHEMERAL, MAX_EPHEMERAL)
+        values["ephemeral_storage"] = size
+    if config.Architectures is not None:
+        architectures = config.Architectures if isinstance(config.Architectures, list) else [config.Architectures]
+        if len(architectures) != 1:
+            checks.add(architectures, "architectures", "Member must have length less than or equal to 1")
+        for architecture in architectures:
+            _enum(checks, architecture, "architectures", ["x86_64", "arm64"])
+        values["architectures"] = architectures
+    if config.PackageType is not None:
+        _enum(checks, config.PackageType, "packageType", ["Zip", "Image"])
+    checks.raise_if_any()
+    if config.PackageType == "Image":
+        raise InvalidParameterValueException(
+            "PackageType Image is not supported by this platform; use PackageType Zip with Code.ZipFile."
+        )
+    if config.Layers:
+        raise InvalidParameterValueException("Layers are not supported by this platform.")
+    if "environment" in values:
+        _check_environment_semantics(values["environment"])
+    if "runtime" in values:
+        runtimes.check_runtime(values["runtime"])
+    return values
+
+
+def _logging_config(config: dict[str, Any], checks: _Checks) -> dict[str, str]:
+    stored: dict[str, str] = {}
+    log_format = config.get("LogFormat", "Text")
+    _enum(checks, log_format, "loggingConfig.logFormat", ["JSON", "Text"])
+    stored["LogFormat"] = log_format
+    if "ApplicationLogLevel" in config:
+        _enum(checks, config["ApplicationLogLevel"], "loggingConfig.applicationLogLevel",
+              ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"])  # fmt: skip
+        stored["ApplicationLogLevel"] = config["ApplicationLogLevel"]
+    if "SystemLogLevel" in config:
+        _enum(checks, config["SystemLogLevel"], "loggingConfig.systemLogLevel", ["DEBUG", "INFO", "WARN"])
+        stored["SystemLogLevel"] = config["SystemLogLevel"]
+    if config.get("LogGroup"):
+        group = config["LogGroup"]
+        if not isinstance(group, str) or len(group) > 512 or not _fullmatch(LOG_GROUP_PATTERN, group):
+            checks.add(group, "loggingConfig.logGroup", f"Member must satisfy regular expression pattern: {LOG_GROUP_PATTERN}")
+        stored["LogGroup"] = group
+    return stored
+
+
+def _check_environment_semantics(variables: dict[str, str]) -> None:
+    reserved = sorted(key for key in variables if key in RESERVED_ENV_KEYS)
+    if reserved:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment variables you "
+            "have provided contains reserved keys that are currently not supported for modification. Reserved "
+            f"keys used in this request: {', '.join(reserved)}"
+        )
+    measured = json.dumps(variables, separators=(",", ":"), ensure_ascii=False)
+    if len(measured.encode()) > ENVIRONMENT_LIMIT_BYTES:
+        raise InvalidParameterValueException(
+            "Lambda was unable to configure your environment variables because the environment variables you "
+            f"have provided exceeded the 4KB limit. String measured: {measured}"
+        )
+
+
+def zip_from_code(code: Any) -> bytes:
+    """The package bytes from a `Code` member; only direct zip uploads exist here."""
+    code = _object(code or {}, "Code")
+    if code.get("S3Bucket") or code.get("S3Key") or code.get("S3ObjectVersion"):
+        raise InvalidParameterValueException(
+            "Code.S3Bucket/S3Key are not supported by this platform (it has no S3): upload the package "
+            "directly with Code.ZipFile (at most 52428800 bytes zipped)."
+        )
+    if code.get("ImageUri"):
+        raise InvalidParameterValueException(
+            "Code.ImageUri is not supported by this platform (container images cannot run here): upload "
+            "a .zip package with Code.ZipFile."
+        )
+    if "ZipFile" not in code:
+        raise InvalidParameterValueException("Please provide a source for function code.")
+    return code_service.decode_zip_file(code["ZipFile"])
+
+
+def _check_function_name(name: str) -> None:
+    if len(name) > MAX_FUNCTION_NAME:
+        raise ValidationException(
+            validation_message([(name, "functionName", f"Member must have length less than or equal to {MAX_FUNCTION_NAME}")])
+        )
+
+
+def create_function(
+    *,
+    name: str,
+    config: ConfigInput,
+    code: Any,
+    publish: bool = False,
+    tags: dict[str, str] | None = None,
+    owner_id: int | None = None,
+) -> FunctionVersion:
+    """CreateFunction: validate everything, store the code, then write the rows in one transaction."""
+    _check_function_name(name)
+    values = validate_configuration(config)
+    if not values.get("runtime") or not values.get("handler"):
+        raise InvalidParameterValueException(
+            "Runtime and Handler are mandatory parameters for functions created with deployment packages."
+        )
+    if Function.objects.filter(name=name).exists():
+        raise ResourceConflictException(f"Function already exist: {name}")
+    stored = code_service.store_zip(zip_from_code(code))
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            function = Function.objects.create(name=name, owner_id=owner_id, tags=dict(tags or {}), created_at=now)
+            latest = FunctionVersion.objects.create(
+                function=function,
+                version=LATEST,
+                code_sha256=stored.sha256,
+                code_size=stored.size,
+                code_digest=stored.digest,
+                architectures=values.pop("architectures", ["x86_64"]),
+                last_modified=now,
+                state=FunctionVersion.State.ACTIVE,
+                last_update_status=FunctionVersion.UpdateStatus.SUCCESSFUL,
+                **values,
+            )
+            if publish:
+                return publish_version(function_name=name)
+    except IntegrityError:
+        # Two creates of one name raced past the check above; the loser gets AWS's answer.
+        raise ResourceConflictException(f"Function already exist: {name}") from None
+    return latest
+
+
+def _check_revision(current: str, expected: str | None) -> None:
+    if expected and expected != current:
+        raise PreconditionFailedException(
+            "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias API "
+            "to retrieve the latest Revision Id"
+        )
+
+
+def update_function_configuration(*, name: str, config: ConfigInput, revision_id: str | None = None) -> FunctionVersion:
+    function = get_function(name)
+    _check_revision(get_latest(function).revision_id, revision_id)
+    values = validate_configuration(config)
+    values.pop("architectures", None)  # set with the code (UpdateFunctionCode), as AWS
+    with transaction.atomic():
+        latest = FunctionVersion.objects.select_for_update().select_related("function").get(function=function, version=LATEST)
+        _check_revision(latest.revision_id, revision_id)
+        for name_, value in values.items():
+            setattr(latest, name_, value)
+        latest.revision_id = new_revision_id()
+        latest.last_modified = timezone.now()
+        latest.last_update_status = FunctionVersion.UpdateStatus.SUCCESSFUL
+        latest.save()
+    return latest
+
+
+def update_function_code(
+    *,
+    name: str,
+    code: Any,
+    publish: bool = False,
+    dry_run: bool = False,
+    revision_id: str | None = None,
+    architectures: Any = None,
+) -> FunctionVersion:
+    function = get_function(name)
+    _check_revision(get_latest(function).revision_id, revision_id)
+    values = validate_configuration(ConfigInput(Architectures=architectures))
+    data = zip_from_code(code)
+    if dry_run:
+        if len(data) > code_service.MAX_ZIPPED_BYTES:
+            code_service.store_zip(data)  # raises AWS's 413 without writing anything
+        return get_latest(function)
+    stored = code_service.store_zip(data)
+    with transaction.atomic():
+        latest = FunctionVersion.objects.select_for_update().select_related("function").get(function=function, version=LATEST)
+        _check_revision(latest.revision_id, revision_id)
+        latest.code_sha256, latest.code_size, latest.code_digest = stored.sha256, stored.size, stored.digest
+        if "architectures" in values:
+            latest.architectures = values["architectures"]
+        latest.revision_id = new_revision_id()
+        latest.last_modified = timezone.now()
+        latest.state = FunctionVersion.State.ACTIVE
+        latest.last_update_status = FunctionVersion.UpdateStatus.SUCCESSFUL
+        latest.save()
+        if publish:
+            return publish_version(function_name=name)
+    return latest
+
+
+def delete_function(*, name: str, qualifier: str | None = None) -> None:
+    """DeleteFunction: the whole function, or one published version when a qualifier is given.
+
+    Unpacked code stays on disk: it is content-addressed and may be shared with other versions or be
+    in use by a running environment.
+    """
+    if qualifier == LATEST:
+        raise InvalidParameterValueException("$LATEST version cannot be deleted without deleting the function.")
+    if qualifier is not None and not qualifier.isdigit():
+        raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
+    if qualifier is None:
+        deleted, _ = Function.objects.filter(name=name).delete()
+        if not deleted:
+            raise function_not_found(function_arn(name))
+        return
+    with transaction.atomic():
+        function = Function.objects.select_for_update().filter(name=name).first()
+        version = FunctionVersion.objects.filter(function=function, version=qualifier).first() if function else None
+        if version is None:
+            raise function_not_found(function_arn(name, qualifier))
+        referencing = sorted(
+            alias.name
+            for alias in Alias.objects.filter(function=function)
+            if alias.function_version == qualifier
+            or qualifier in ((alias.routing_config or {}).get("AdditionalVersionWeights") or {})
+        )
+        if referencing:
+            raise ResourceConflictException(
+                f"Unable to delete version because the following aliases reference it: [{', '.join(referencing)}]"
+            )
+        version.delete()
+
+
+# --- concurrency ----------------------------------------------------------------------------------
+
+
+def _unqualified(name: str, qualifier: str | None) -> None:
+    if qualifier:
+        raise InvalidParameterValueException(
+            "This operation is permitted on Lambda functions only. Aliases and versions do not support this "
+            "operation. Please specify either a function name or an unqualified function ARN."
+        )
+
+
+def put_function_concurrency(*, name: str, qualifier: str | None, reserved: Any) -> int:
+    _unqualified(name, qualifier)
+    reserved = _integer(reserved, "ReservedConcurrentExecutions")
+    if reserved < 0:
+        raise ValidationException(
+            validation_message(
+                [(str(reserved), "reservedConcurrentExecutions", "Member must have value greater than or equal to 0")]
+            )
+        )
+    with transaction.atomic():
+        function = Function.objects.select_for_update().filter(name=name).first()
+        if function is None:
+            raise function_not_found(function_arn(name))
+        others = (
+            Function.objects.exclude(pk=function.pk).aggregate(total=Sum("reserved_concurrency"))["total"] or 0
+        )
+        if others + reserved > ACCOUNT_CONCURRENCY - MIN_UNRESERVED_CONCURRENCY:
+            raise InvalidParameterValueException(
+                "Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED_CONCURRENCY}]."
+            )
+        function.reserved_concurrency = reserved
+        function.save(update_fields=["reserved_concurrency"])
+    return reserved
+
+
+def get_function_concurrency(*, name: str, qualifier: str | None) -> int | None:
+    _unqualified(name, qualifier)
+    return get_function(name).reserved_concurrency
+
+
+def delete_function_concurrency(*, name: str, qualifier: str | None) -> None:
+    _unqualified(name, qualifier)
+    function = get_function(name)
+    Function.objects.filter(pk=function.pk).update(reserved_concurrency=None)
+
+
+def account_settings() -> dict[str, Any]:
+    """GetAccountSettings: AWS's default limits, and what this deployment uses."""
+    reserved = Function.objects.aggregate(total=Sum("reserved_concurrency"))["total"] or 0
+    total_code = FunctionVersion.objects.aggregate(total=Sum("code_size"))["total"] or 0
+    return {
+        "AccountLimit": {
+            "TotalCodeSize": 80530636800,
+            "CodeSizeUnzipped": code_service.MAX_UNZIPPED_BYTES,
+            "CodeSizeZipped": code_service.MAX_ZIPPED_BYTES,
+            "ConcurrentExecutions": ACCOUNT_CONCURRENCY,
+            "UnreservedConcurrentExecutions": ACCOUNT_CONCURRENCY - reserved,
+        },
+        "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": Function.objects.count()},
+    }
