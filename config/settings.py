@@ -165,6 +165,9 @@ LAMBDA_KEEP_ALIVE_SECONDS = envfloat("LAMBDA_KEEP_ALIVE_SECONDS", 300)
 LAMBDA_SANDBOX = os.environ.get("LAMBDA_SANDBOX", "auto")
 # Invocation records of synchronous calls are written in batches off the hot path.
 LAMBDA_RECORD_FLUSH_SECONDS = envfloat("LAMBDA_RECORD_FLUSH_SECONDS", 0.05)
+# "auto": batched by a writer thread, but inline when the caller is inside a transaction (tests);
+# "sync": always inline; "thread": always batched.
+LAMBDA_RECORD_MODE = os.environ.get("LAMBDA_RECORD_MODE", "auto")
 # Logs kept per invocation (the tail is kept when longer).
 LAMBDA_MAX_LOG_BYTES = envint("LAMBDA_MAX_LOG_BYTES", 1024 * 1024)
 LAMBDA_SIGV4_MAX_SKEW_SECONDS = 300

@@ -1,0 +1,67 @@
+"""Invoke and the deprecated InvokeAsync (spec §3, §4.2): parse the request, call the service, render.
+
+Inputs are headers, one query parameter (``Qualifier``) and the raw body; the service validates
+each of them with AWS's errors (a Django form would add cost to the hot path and say nothing more).
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+
+from invocations.api.base import aws_operation
+from invocations.models import Invocation
+from invocations.services import invoke as invoke_service
+
+
+def invocation_source(request: HttpRequest) -> str:
+    """"cli" for the AWS CLI (its User-Agent starts with aws-cli/), "api" for SDKs and plain HTTP."""
+    user_agent = request.META.get("HTTP_USER_AGENT", "")
+    return Invocation.Source.CLI if "aws-cli/" in user_agent else Invocation.Source.API
+
+
+def _caller_id(request: HttpRequest) -> int | None:
+    principal = getattr(request, "principal", None)
+    return getattr(principal, "user_id", None)
+
+
+@aws_operation
+def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
+    meta = request.META
+    outcome = invoke_service.invoke(
+        function_name=function_name,
+        qualifier=request.GET.get("Qualifier"),
+        payload=request.body,
+        invocation_type=meta.get("HTTP_X_AMZ_INVOCATION_TYPE"),
+        log_type=meta.get("HTTP_X_AMZ_LOG_TYPE"),
+        client_context=meta.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
+        source=invocation_source(request),
+        caller_id=_caller_id(request),
+        request_id=request.aws_request_id,  # type: ignore[attr-defined]
+    )
+    if outcome.status_code != 200:
+        return HttpResponse(b"", status=outcome.status_code, content_type="application/json")
+    response = HttpResponse(outcome.payload, status=200, content_type="application/json")
+    response["X-Amz-Executed-Version"] = outcome.executed_version or ""
+    if outcome.function_error:
+        response["X-Amz-Function-Error"] = outcome.function_error
+    if outcome.log_result is not None:
+        response["X-Amz-Log-Result"] = outcome.log_result
+    return response
+
+
+@aws_operation
+def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse:
+    """InvokeAsync: an Event invoke with the old 256 KB limit; 202 with an empty body."""
+    outcome = invoke_service.invoke(
+        function_name=function_name,
+        qualifier=None,
+        payload=request.body,
+        invocation_type=invoke_service.EVENT,
+        log_type=None,
+        client_context=None,
+        source=invocation_source(request),
+        caller_id=_caller_id(request),
+        request_id=request.aws_request_id,  # type: ignore[attr-defined]
+        event_payload_limit=invoke_service.INVOKE_ASYNC_PAYLOAD_LIMIT,
+    )
+    return HttpResponse(b"", status=outcome.status_code, content_type="application/json")

@@ -1,0 +1,161 @@
+"""This node: its one environment pool and what it tells the others (ARCHITECTURE.md, "Processes").
+
+Every process that runs functions — the web server (one granian process with many threads) and each
+Celery worker — has exactly one ``Pool``, built on first use from settings and shut down at exit.
+The node advertises the runtimes its pool can run in a ``WorkerHeartbeat`` row, refreshed every
+``HEARTBEAT_SECONDS`` (well inside the ten minutes after which readers —
+``invocations.services.runtimes`` — ignore a row), and a clean exit deletes the row.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import multiprocessing.util
+import os
+import signal
+import socket
+import threading
+from types import FrameType
+from typing import TYPE_CHECKING, Callable, Final
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.utils import timezone
+
+from invocations.models import WorkerHeartbeat
+
+if TYPE_CHECKING:
+    from invocations.engine.pool import Pool
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS: Final = 60.0
+
+_pool: Pool | None = None
+_pool_pid: int | None = None
+_lock = threading.Lock()
+_heartbeat_stop = threading.Event()
+_heartbeat_thread: threading.Thread | None = None
+_node_name: str | None = None
+
+
+def at_exit(func: Callable[[], None], *, priority: int) -> None:
+    """Run ``func`` when this process exits cleanly — higher ``priority`` first.
+
+    ``atexit`` alone is not enough: granian runs the WSGI app in a ``multiprocessing`` child, and such
+    children leave through ``os._exit`` after running multiprocessing's finalizers, never atexit. So
+    both are registered, and every ``func`` must be idempotent.
+    """
+    multiprocessing.util.Finalize(None, func, exitpriority=priority)
+    atexit.register(func)
+
+
+def get_pool() -> Pool:
+    """This process's environment pool (built lazily; a forked child builds its own)."""
+    global _pool, _pool_pid
+    pid = os.getpid()
+    if _pool is None or _pool_pid != pid:
+        with _lock:
+            if _pool is None or _pool_pid != pid:
+                from invocations.engine.pool import Pool, PoolConfig
+
+                config = PoolConfig(
+                    max_environments=settings.LAMBDA_MAX_ENVIRONMENTS,
+                    keep_alive_s=settings.LAMBDA_KEEP_ALIVE_SECONDS,
+                    runtimes_dir=str(settings.LAMBDA_RUNTIMES_DIR),
+                    work_dir=str(settings.DATA_DIR / "environments"),
+                    sandbox=settings.LAMBDA_SANDBOX,
+                )
+                _pool = Pool(config)
+                _pool_pid = pid
+                at_exit(functools.partial(_shutdown_pool, _pool), priority=20)
+    return _pool
+
+
+def _shutdown_pool(pool: Pool) -> None:
+    global _pool
+    try:
+        pool.shutdown()
+    except Exception:
+        logger.exception("shutting down the environment pool failed")
+    if _pool is pool:
+        _pool = None
+
+
+def node_name(kind: str) -> str:
+    return f"{kind}:{socket.gethostname()}:{os.getpid()}"
+
+
+def available_runtimes() -> list[str]:
+    return sorted(name for name, info in get_pool().runtimes().items() if info.available)
+
+
+def register_node(kind: str) -> WorkerHeartbeat:
+    """Upsert this process's heartbeat row with the runtimes its pool can run."""
+    heartbeat, _ = WorkerHeartbeat.objects.update_or_create(
+        name=node_name(kind),
+        defaults={"kind": kind, "runtimes": available_runtimes(), "seen_at": timezone.now()},
+    )
+    return heartbeat
+
+
+def start_node(kind: str) -> None:
+    """Start-up work of a process that runs functions: register, keep the heartbeat fresh, exit cleanly.
+
+    Never raises: a node whose database is not migrated yet still serves (it registers on the next
+    heartbeat).
+    """
+    global _heartbeat_thread, _node_name
+    install_sigterm_exit()
+    _node_name = node_name(kind)
+    try:
+        register_node(kind)
+    except Exception:
+        logger.exception("registering node %s failed; retrying in %.0f s", _node_name, HEARTBEAT_SECONDS)
+    finally:
+        connection.close()
+    if _heartbeat_thread is None or not _heartbeat_thread.is_alive():
+        _heartbeat_stop.clear()
+        _heartbeat_thread = threading.Thread(target=_heartbeat, args=(kind,), name="node-heartbeat", daemon=True)
+        _heartbeat_thread.start()
+        at_exit(stop_node, priority=30)
+
+
+def _heartbeat(kind: str) -> None:
+    while not _heartbeat_stop.wait(HEARTBEAT_SECONDS):
+        try:
+            register_node(kind)
+        except Exception:
+            logger.exception("node heartbeat failed")
+        finally:
+            connection.close()
+
+
+def stop_node() -> None:
+    """Stop the heartbeat and withdraw this node's row (a clean exit)."""
+    _heartbeat_stop.set()
+    if _node_name is None:
+        return
+    try:
+        WorkerHeartbeat.objects.filter(name=_node_name).delete()
+    except DatabaseError:
+        logger.warning("could not remove heartbeat row %s", _node_name)
+
+
+def install_sigterm_exit() -> None:
+    """Make SIGTERM leave through ``SystemExit`` so atexit hooks run (records flushed, pool stopped).
+
+    Only where SIGTERM still has its default action (which would kill the process without atexit)
+    and only from the main thread; servers that handle SIGTERM themselves (granian, Celery) are
+    left alone: their clean shutdown already returns through the interpreter.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)

@@ -1,0 +1,257 @@
+"""Invocation records written off the hot path.
+
+A synchronous invoke must not wait for a database insert (≈ 0.3 ms on SQLite, ≈ 1.2 ms on
+PostgreSQL, MACHINE-FACTS.md), so the request thread hands an *unsaved* ``Invocation`` to
+``record()`` and returns; one writer thread per process ``bulk_create``s what has piled up, every
+``LAMBDA_RECORD_FLUSH_SECONDS`` or as soon as ``BATCH_SIZE`` rows wait.
+
+Durability rules:
+
+* A batch that fails (``database is locked``, a dropped PostgreSQL connection…) is kept and retried
+  with back-off; records are dropped only after ``MAX_ATTEMPTS`` consecutive failures of the same
+  batch (logged at ERROR), so a briefly locked database loses nothing.
+* ``bulk_create(ignore_conflicts=True)``: a retry after a commit whose acknowledgement was lost
+  does not fail on the unique ``request_id``.
+* ``close()`` drains the queue; it runs at exit (``invocations.node.at_exit``: atexit, and
+  multiprocessing's finalizers for granian's worker process, which never runs atexit; a
+  default-action SIGTERM becomes ``SystemExit``), so nothing recorded before a clean shutdown is
+  lost. A SIGKILL loses the rows
+  still queued (at most one flush interval's worth).
+
+Where rows are written synchronously instead (mode ``LAMBDA_RECORD_MODE``, default ``"auto"``):
+when the recording thread is inside a transaction (``ATOMIC_REQUESTS``, Django's test cases), a
+background thread could not see that transaction's rows (the function it points to) and would block
+on its write lock, so ``auto`` writes in the caller's transaction. ``"sync"`` always does;
+``"thread"`` never does.
+
+Stored sizes (limits): payload and response are stored whole — both are capped at 6 MB by the
+Invoke API and the Runtime API (6291556 bytes). A response that is not valid UTF-8 (or that contains
+NUL, which PostgreSQL text cannot hold) is stored as ``BINARY_PREFIX`` + base64 of the bytes. Logs keep
+their **last** ``LAMBDA_MAX_LOG_BYTES`` bytes (the END/REPORT lines are at the end), cut on a
+character boundary.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+import queue
+import threading
+import time
+from typing import Final
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from invocations.models import Invocation
+from invocations.node import at_exit
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE: Final = 200
+MAX_ATTEMPTS: Final = 60  # with back-off capped at 1 s: about a minute of a locked/absent database
+BINARY_PREFIX: Final = "base64:"
+
+
+def text_of_response(data: bytes) -> str:
+    """The response bytes as storable text: UTF-8 as is, anything else as BINARY_PREFIX + base64."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return BINARY_PREFIX + base64.b64encode(data).decode("ascii")
+    if "\x00" in text or text.startswith(BINARY_PREFIX):
+        return BINARY_PREFIX + base64.b64encode(data).decode("ascii")
+    return text
+
+
+def tail_of_logs(logs: str, limit: int | None = None) -> str:
+    """The last ``limit`` bytes (UTF-8) of the logs, cut on a character boundary, without NULs."""
+    limit = settings.LAMBDA_MAX_LOG_BYTES if limit is None else limit
+    if len(logs) * 4 > limit:  # cheap test first: only encode when it could be too long
+        encoded = logs.encode("utf-8", "replace")
+        if len(encoded) > limit:
+            logs = encoded[-limit:].decode("utf-8", "ignore")
+    return logs.replace("\x00", "\ufffd")
+
+
+class _Flush:
+    """A marker put on the queue: set once everything queued before it is written."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+_STOP: Final = object()
+
+
+class Recorder:
+    def __init__(
+        self, *, flush_seconds: float, batch_size: int = BATCH_SIZE, mode: str = "auto", retry_base_s: float = 0.05
+    ) -> None:
+        self.flush_seconds = flush_seconds
+        self.batch_size = batch_size
+        self.mode = mode
+        self.retry_base_s = retry_base_s
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.written = 0  # rows handed to the database (for tests and diagnostics)
+        self.dropped = 0
+
+    # --- the caller's side -------------------------------------------------------------------------
+
+    def record(self, invocation: Invocation) -> None:
+        """Store ``invocation`` (unsaved) soon; returns at once unless writing synchronously."""
+        if self.mode == "sync" or (self.mode == "auto" and connection.in_atomic_block) or self._closed:
+            self._write([invocation], attempts=1, in_caller=True)
+            return
+        self._ensure_thread()
+        self._queue.put(invocation)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything recorded so far is written; False on timeout."""
+        if self._thread is None or not self._thread.is_alive():
+            return True
+        marker = _Flush()
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued and stop the writer (atexit)."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        self._queue.put(_STOP)
+        thread.join(timeout)
+        if thread.is_alive():
+            logger.error("invocation recorder did not finish writing within %.0f s", timeout)
+
+    # --- the writer thread -------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                # Daemon: the interpreter's shutdown does not wait for it; close() (atexit) drains it.
+                self._thread = threading.Thread(target=self._run, name="invocation-recorder", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        pending: list[Invocation] = []
+        markers: list[_Flush] = []
+        stop = False
+        try:
+            while not stop:
+                item = self._queue.get()
+                deadline = time.monotonic() + self.flush_seconds
+                while True:
+                    if item is _STOP:
+                        stop = True
+                    elif isinstance(item, _Flush):
+                        markers.append(item)
+                    else:
+                        pending.append(item)  # type: ignore[arg-type]
+                    if stop or markers or len(pending) >= self.batch_size:
+                        break
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        item = self._queue.get(timeout=remaining)
+                    except queue.Empty:
+                        break
+                # Everything already queued goes into this batch too (no waiting for it).
+                while not stop and len(pending) < self.batch_size:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop = True
+                    elif isinstance(item, _Flush):
+                        markers.append(item)
+                    else:
+                        pending.append(item)  # type: ignore[arg-type]
+                if pending:
+                    self._write(pending, attempts=MAX_ATTEMPTS)
+                    pending = []
+                if markers and self._queue.empty():
+                    for marker in markers:
+                        marker.done.set()
+                    markers = []
+                elif markers:
+                    continue
+            # _STOP: drain whatever arrived after it was queued.
+            rest: list[Invocation] = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, _Flush):
+                    markers.append(item)
+                elif item is not _STOP:
+                    rest.append(item)  # type: ignore[arg-type]
+            for start in range(0, len(rest), self.batch_size):
+                self._write(rest[start : start + self.batch_size], attempts=MAX_ATTEMPTS)
+        finally:
+            for marker in markers:
+                marker.done.set()
+            connection.close()
+
+    def _write(self, rows: list[Invocation], *, attempts: int, in_caller: bool = False) -> None:
+        for attempt in range(1, attempts + 1):
+            try:
+                if in_caller:
+                    with transaction.atomic():
+                        Invocation.objects.bulk_create(rows, ignore_conflicts=True)
+                else:
+                    with transaction.atomic():
+                        Invocation.objects.bulk_create(rows, batch_size=self.batch_size, ignore_conflicts=True)
+                self.written += len(rows)
+                return
+            except DatabaseError:
+                if in_caller or attempt == attempts:
+                    if in_caller:
+                        raise
+                    self.dropped += len(rows)
+                    logger.exception("dropping %d invocation records after %d attempts", len(rows), attempts)
+                    return
+                logger.warning("writing %d invocation records failed (attempt %d); retrying", len(rows), attempt)
+                # A broken connection (server restart) is replaced on the next query.
+                connection.close()
+                time.sleep(min(1.0, self.retry_base_s * 2 ** (attempt - 1)))
+
+
+_recorder: Recorder | None = None
+_recorder_lock = threading.Lock()
+
+
+def get_recorder() -> Recorder:
+    """This process's recorder (created on first use, drained at exit)."""
+    global _recorder
+    if _recorder is None:
+        with _recorder_lock:
+            if _recorder is None:
+                recorder = Recorder(
+                    flush_seconds=settings.LAMBDA_RECORD_FLUSH_SECONDS,
+                    mode=getattr(settings, "LAMBDA_RECORD_MODE", "auto"),
+                )
+                # Last (after the pool and the heartbeat); within granian's 10 s worker kill timeout.
+                at_exit(functools.partial(recorder.close, 8.0), priority=10)
+                _recorder = recorder
+    return _recorder
+
+
+def record(invocation: Invocation) -> None:
+    get_recorder().record(invocation)
+
+
+def flush(timeout: float = 30.0) -> bool:
+    """Wait until every record handed over so far is in the database (tests, shutdown)."""
+    return get_recorder().flush(timeout)
