@@ -30,6 +30,17 @@ class AccessKey(models.Model):
         return self.access_key_id
 
 
+class Team(models.Model):
+    """Users share functions and saved test events through teams."""
+
+    name = models.CharField(max_length=100, unique=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Function(models.Model):
     """A function; its configuration lives in FunctionVersion rows ($LATEST and published ones)."""
 
@@ -37,6 +48,7 @@ class Function(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="functions"
     )
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="functions")
     created_at = models.DateTimeField(default=timezone.now)
     # PutFunctionConcurrency; None = unreserved (the account pool).
     reserved_concurrency = models.PositiveIntegerField(null=True, blank=True)
@@ -174,6 +186,102 @@ class Invocation(models.Model):
 
     def __str__(self) -> str:
         return self.request_id
+
+
+class InvocationAttempt(models.Model):
+    """One run of an asynchronous event (the first attempt, retries, redeliveries after a crash)."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        TIMED_OUT = "timed-out"
+        THROTTLED = "throttled"
+        PLATFORM_ERROR = "platform-error"
+
+    invocation = models.ForeignKey(Invocation, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.RUNNING)
+    error_type = models.CharField(max_length=128, blank=True)
+    executed_version = models.CharField(max_length=16, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # When the next attempt is due (None when this attempt was the last).
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["invocation", "number", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.invocation_id}#{self.number}"
+
+
+class DestinationDelivery(models.Model):
+    """An invocation record (or DLQ message) sent, or being sent, to a destination."""
+
+    class Kind(models.TextChoices):
+        ON_SUCCESS = "on-success"
+        ON_FAILURE = "on-failure"
+        DEAD_LETTER = "dead-letter"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    invocation = models.ForeignKey(Invocation, on_delete=models.CASCADE, related_name="deliveries")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    destination = models.CharField(max_length=2048)
+    condition = models.CharField(max_length=32, blank=True)  # Success | RetriesExhausted | EventAgeExceeded
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.destination}"
+
+
+class EventInvokeConfig(models.Model):
+    """Put/Get/Update/DeleteFunctionEventInvokeConfig, per function and qualifier."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="event_invoke_configs")
+    qualifier = models.CharField(max_length=128, default=LATEST)  # "$LATEST", a version or an alias
+    maximum_retry_attempts = models.PositiveSmallIntegerField(null=True, blank=True)  # None = default 2
+    maximum_event_age_in_seconds = models.PositiveIntegerField(null=True, blank=True)  # None = 6 h
+    on_success_destination = models.CharField(max_length=2048, blank=True)
+    on_failure_destination = models.CharField(max_length=2048, blank=True)
+    last_modified = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["function", "qualifier"], name="unique_event_invoke_config")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.function_id}:{self.qualifier}"
+
+
+class FunctionUrlConfig(models.Model):
+    """A function URL (Create/Get/Update/DeleteFunctionUrlConfig), unqualified or per alias."""
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="url_configs")
+    qualifier = models.CharField(max_length=128, blank=True)  # "" = unqualified, else an alias name
+    url_id = models.CharField(max_length=32, unique=True)
+    auth_type = models.CharField(max_length=16)  # NONE | AWS_IAM
+    cors = models.JSONField(default=dict, blank=True)
+    invoke_mode = models.CharField(max_length=16, default="BUFFERED")  # BUFFERED | RESPONSE_STREAM
+    creation_time = models.DateTimeField(default=timezone.now)
+    last_modified_time = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["function", "qualifier"], name="unique_function_url")]
+
+    def __str__(self) -> str:
+        return self.url_id
 
 
 class WorkerHeartbeat(models.Model):
