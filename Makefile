@@ -1,0 +1,56 @@
+# Two commands: `make run` (serve on PORT, default 8000) and `make test` (the whole suite).
+# Both create .venv on first use and reinstall only when pyproject.toml changes.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# Extra pytest arguments, e.g. `make test ARGS="tests/live -x"`.
+ARGS   ?=
+
+.PHONY: run test setup system-packages runtimes
+
+run: setup
+	$(PY) scripts/run.py
+
+# pytest exits 5 when it collected no test: that is a failure here, not a pass.
+test: setup
+	@$(PY) -m pytest $(ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: no tests ran" >&2; exit 1; fi; \
+	exit $$status
+
+setup: $(STAMP) system-packages runtimes
+
+# Debian's python3 needs python3-venv for `-m venv`; install it when we can.
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.version_info >= (3, 11) or sys.exit("Python 3.11 or newer is required, found " + sys.version)'
+	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
+	  rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing python3-venv"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }; \
+	  fi; \
+	  $(PYTHON) -m venv $(VENV); }
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+# bubblewrap sandboxes function environments; without it they run unsandboxed (with a warning).
+system-packages:
+	@if ! command -v bwrap >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing bubblewrap"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } \
+	      || echo "warning: could not install bubblewrap; functions will run without a sandbox" >&2; \
+	  else \
+	    echo "warning: bwrap not found (apt-get install bubblewrap); functions will run without a sandbox" >&2; \
+	  fi; \
+	fi
+
+# awslambdaric + boto3 for each Python runtime, into LAMBDA_RUNTIMES_DIR (skips what is installed).
+runtimes: $(STAMP)
+	@if [ -f scripts/install_runtimes.py ]; then $(PY) scripts/install_runtimes.py; \
+	else echo "scripts/install_runtimes.py not present yet; skipping runtime installation"; fi
