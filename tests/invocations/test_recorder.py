@@ -125,6 +125,14 @@ def test_a_retried_batch_does_not_trip_over_rows_already_written() -> None:
     assert sorted(Invocation.objects.values_list("request_id", flat=True)) == ["r-1", "r-2"]
 
 
+def _database_url() -> str:
+    """The test database as a URL, for a subprocess (SQLite file or PostgreSQL)."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_exits_through_atexit_and_loses_nothing(tmp_path: Path) -> None:
     """A process that got records and then SIGTERM (default action) writes them all before dying."""
@@ -145,7 +153,7 @@ def test_sigterm_exits_through_atexit_and_loses_nothing(tmp_path: Path) -> None:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=f"sqlite:///{connection.settings_dict['NAME']}",
+        DATABASE_URL=_database_url(),
         LAMBDA_RECORD_FLUSH_SECONDS="60",  # nothing is written before the exit
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=60)
