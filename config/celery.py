@@ -19,7 +19,18 @@ app.conf.update(
     result_expires=3600,
     broker_connection_retry_on_startup=True,
 )
-app.autodiscover_tasks(["invocations"])
+if app.conf.broker_url.startswith(("redis://", "rediss://")):
+    # An unacknowledged message (acks_late) comes back after this long: keep it above the 900 s
+    # maximum function timeout (settings.LAMBDA_ASYNC_VISIBILITY_TIMEOUT_SECONDS). Lost work is
+    # recovered much sooner by the sweep (invocations/services/async_events.py). Not for the
+    # SQLAlchemy transport, whose transport options reach create_engine (MACHINE-FACTS.md).
+    from django.conf import settings
+
+    app.conf.broker_transport_options = {
+        **(app.conf.broker_transport_options or {}),
+        "visibility_timeout": settings.LAMBDA_ASYNC_VISIBILITY_TIMEOUT_SECONDS,
+    }
+app.autodiscover_tasks(["invocations", "console"])
 
 
 def _tune_sqlalchemy_transport() -> None:

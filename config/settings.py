@@ -101,12 +101,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Persistent per-thread connections: opening a SQLite connection (and its PRAGMAs) per request
+    # was a third of the web process's CPU per warm invoke.
+    DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", 600)
     if "TEST" not in DATABASES["default"]:
         # A file (not :memory:) so test threads and subprocesses share it; one per test process.
         DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-db-{os.getpid()}.sqlite3")}
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = envint("DB_CONN_MAX_AGE", 600)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # The web process serves waiting callers from up to 256 threads: a bounded psycopg pool keeps
+    # PostgreSQL's connection count in check (threads queue for a connection, briefly).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": envint("DB_POOL_MIN_SIZE", 2),
+        "max_size": envint("DB_POOL_MAX_SIZE", 20),
+        "timeout": envfloat("DB_POOL_TIMEOUT_SECONDS", 30),
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -156,7 +165,8 @@ LAMBDA_REGION = os.environ.get("LAMBDA_REGION", "us-east-1")
 LAMBDA_ACCOUNT_ID = os.environ.get("LAMBDA_ACCOUNT_ID", "000000000000")
 # Where unpacked function code, uploaded zips and per-environment /tmp directories live.
 LAMBDA_CODE_DIR = DATA_DIR / "code"
-LAMBDA_RUNTIMES_DIR = Path(os.environ.get("LAMBDA_RUNTIMES_DIR", DATA_DIR / "runtimes"))
+# Runtime clients per interpreter (scripts/install_runtimes.py puts them in var/runtimes).
+LAMBDA_RUNTIMES_DIR = Path(os.environ.get("LAMBDA_RUNTIMES_DIR", BASE_DIR / "var" / "runtimes"))
 # Execution environments: how many a node (web process or worker) may keep, and how long idle
 # ones live before they are reaped.
 LAMBDA_MAX_ENVIRONMENTS = envint("LAMBDA_MAX_ENVIRONMENTS", 128)
@@ -171,3 +181,44 @@ LAMBDA_RECORD_MODE = os.environ.get("LAMBDA_RECORD_MODE", "auto")
 # Logs kept per invocation (the tail is kept when longer).
 LAMBDA_MAX_LOG_BYTES = envint("LAMBDA_MAX_LOG_BYTES", 1024 * 1024)
 LAMBDA_SIGV4_MAX_SKEW_SECONDS = 300
+
+# --- Asynchronous invocation (invocations/services/async_events.py, retry_policy.py, destinations.py)
+# Base of the retry delays: a function error is retried after base×1, then base×2 (AWS: ~1 and
+# ~2 minutes); throttles and platform errors back off 1 s … 5 min, scaled by base/60. Tests and
+# demos use 1 or less.
+LAMBDA_ASYNC_RETRY_BASE_DELAY_SECONDS = envfloat("LAMBDA_ASYNC_RETRY_BASE_DELAY_SECONDS", 60)
+# Every worker sweeps this often: it publishes retries and deliveries that are due, and requeues
+# events whose worker died mid-run (SIGKILL, lost machine).
+LAMBDA_ASYNC_SWEEP_SECONDS = envfloat("LAMBDA_ASYNC_SWEEP_SECONDS", 1.0)
+# A queued event (or delivery) published this long ago and still not taken is published again: the
+# embedded broker drops messages a killed worker had fetched. Duplicates are harmless (a conditional
+# claim lets one run), so this only needs to exceed the usual queueing delay.
+LAMBDA_ASYNC_REDISPATCH_SECONDS = envfloat("LAMBDA_ASYNC_REDISPATCH_SECONDS", 300)
+# A worker on another host whose heartbeat is older than this is presumed dead (on this host the
+# sweep checks the worker's pid directly).
+LAMBDA_ASYNC_WORKER_LOST_SECONDS = envfloat("LAMBDA_ASYNC_WORKER_LOST_SECONDS", 180)
+# Redis redelivers a message nobody acknowledged after this many seconds: above the 900 s maximum
+# function timeout, so a long run is not handed to a second worker while the first is still busy.
+LAMBDA_ASYNC_VISIBILITY_TIMEOUT_SECONDS = envint("LAMBDA_ASYNC_VISIBILITY_TIMEOUT_SECONDS", 1200)
+# Destination deliveries (OnSuccess/OnFailure, DLQ): attempts before one is marked failed, and the
+# network timeout of each. Retries back off 5, 10, 20 … s (scaled by base/60 like event retries).
+LAMBDA_DESTINATION_MAX_ATTEMPTS = envint("LAMBDA_DESTINATION_MAX_ATTEMPTS", 5)
+LAMBDA_DESTINATION_TIMEOUT_SECONDS = envfloat("LAMBDA_DESTINATION_TIMEOUT_SECONDS", 10)
+# Webhook destinations (http:// or https:// instead of an ARN): the body is signed with
+# HMAC-SHA256 in `X-Workbench-Signature: sha256=<hex>` keyed by LAMBDA_WEBHOOK_SECRET (default: a
+# key derived from SECRET_KEY). Hosts resolving to private, loopback, link-local or reserved
+# addresses are refused unless listed (names, IPs or CIDRs) in LAMBDA_WEBHOOK_ALLOWED_HOSTS.
+LAMBDA_WEBHOOK_SECRET = os.environ.get("LAMBDA_WEBHOOK_SECRET", "")
+LAMBDA_WEBHOOK_ALLOWED_HOSTS = [h.strip() for h in os.environ.get("LAMBDA_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()]
+
+# --- Function URLs (invocations/urls_function, docs/invocation-methods.md) ----------------------
+# FunctionUrl is http://<url-id>.lambda-url.<region>.<FUNCTION_URL_DOMAIN>:<port>/. The default
+# "localhost" works because browsers and curl resolve *.localhost to loopback; set a wildcard DNS
+# name of your own for other machines. Every URL also answers on /lambda-url/<url-id>/ on any host.
+FUNCTION_URL_DOMAIN = os.environ.get("FUNCTION_URL_DOMAIN", "localhost")
+# The port put in FunctionUrl; 0 = the port the API request came in on (its Host header).
+FUNCTION_URL_PORT = envint("FUNCTION_URL_PORT", 0)
+# "https" when a TLS-terminating proxy sits in front of the server.
+FUNCTION_URL_SCHEME = os.environ.get("FUNCTION_URL_SCHEME", "http")
+# Function URL requests are answered before the other middleware (no sessions, CSRF or auth for them).
+MIDDLEWARE.insert(0, "invocations.urls_function.middleware.FunctionUrlMiddleware")

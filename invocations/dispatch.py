@@ -14,6 +14,8 @@ from __future__ import annotations
 from django.db import transaction
 
 RUN_QUEUED_INVOCATION = "invocations.run_queued_invocation"
+DELIVER_DESTINATION = "invocations.deliver_destination"
+SWEEP_ASYNC_EVENTS = "invocations.sweep_async_events"
 
 
 def _send(name: str, *args: object) -> None:
@@ -22,5 +24,15 @@ def _send(name: str, *args: object) -> None:
     app.send_task(name, args=list(args))
 
 
+def send_now(name: str, *args: object) -> None:
+    """Publish at once (the sweep: its rows are committed already)."""
+    _send(name, *args)
+
+
 def run_queued_invocation(*, invocation_id: int) -> None:
     transaction.on_commit(lambda: _send(RUN_QUEUED_INVOCATION, invocation_id))
+
+
+def deliver_destination(*, delivery_id: int) -> None:
+    # robust: the delivery row is committed either way, and the sweep republishes it if this fails.
+    transaction.on_commit(lambda: _send(DELIVER_DESTINATION, delivery_id), robust=True)

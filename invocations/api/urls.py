@@ -6,7 +6,9 @@ Trailing slashes are optional: older SDKs send some paths with one.
 from django.urls import re_path
 
 from invocations.api.base import methods
-from invocations.api.views import aliases, concurrency, functions, invoke, versions
+from invocations.api.views import aliases, concurrency, function_urls, functions, invoke, streaming, versions
+from invocations.api.views import workbench
+from invocations.api.views import async_status, event_invoke_config
 
 FN = r"(?P<function_name>[^/]+)"
 
@@ -43,7 +45,48 @@ urlpatterns = [
         methods(PUT=concurrency.put_function_concurrency, DELETE=concurrency.delete_function_concurrency),
     ),
     re_path(rf"^2019-09-30/functions/{FN}/concurrency/?$", methods(GET=concurrency.get_function_concurrency)),
+    re_path(
+        rf"^2019-09-25/functions/{FN}/event-invoke-config/?$",
+        methods(
+            PUT=event_invoke_config.put_function_event_invoke_config,
+            POST=event_invoke_config.update_function_event_invoke_config,
+            GET=event_invoke_config.get_function_event_invoke_config,
+            DELETE=event_invoke_config.delete_function_event_invoke_config,
+        ),
+    ),
+    re_path(
+        rf"^2019-09-25/functions/{FN}/event-invoke-config/list/?$",
+        methods(GET=event_invoke_config.list_function_event_invoke_configs),
+    ),
+    # Beyond AWS: an Event invocation's status, attempts and deliveries (views/async_status.py).
+    re_path(
+        rf"^2015-03-31/functions/{FN}/async-invocations/(?P<request_id>[^/]+)/?$",
+        methods(GET=async_status.get_async_invocation),
+    ),
     re_path(r"^2016-08-19/account-settings/?$", methods(GET=functions.get_account_settings)),
+    re_path(
+        rf"^2021-11-15/functions/{FN}/response-streaming-invocations/?$",
+        methods(POST=streaming.invoke_with_response_stream),
+    ),
+    re_path(
+        rf"^2021-10-31/functions/{FN}/url/?$",
+        methods(
+            POST=function_urls.create_function_url_config,
+            GET=function_urls.get_function_url_config,
+            PUT=function_urls.update_function_url_config,
+            DELETE=function_urls.delete_function_url_config,
+        ),
+    ),
+    re_path(rf"^2021-10-31/functions/{FN}/urls/?$", methods(GET=function_urls.list_function_url_configs)),
+    # The workbench's own JSON API for its CLI (SigV4 like the AWS API; see docs/invocation-methods.md).
+    re_path(rf"^_workbench/api/functions/{FN}/invocations/?$", methods(GET=workbench.list_invocations)),
+    re_path(r"^_workbench/api/invocations/(?P<request_id>[^/]+)/?$", methods(GET=workbench.get_invocation)),
+    re_path(r"^_workbench/api/invocations/(?P<request_id>[^/]+)/replay/?$", methods(POST=workbench.replay)),
+    re_path(
+        rf"^_workbench/api/functions/{FN}/events/?$",
+        methods(GET=workbench.list_events, POST=workbench.create_events),
+    ),
+    re_path(rf"^_workbench/api/functions/{FN}/events/(?P<name>[^/]+)/?$", methods(GET=workbench.get_event)),
     # GetFunction's Code.Location: a plain GET with an expiring HMAC token, no SigV4 (as S3 presigned URLs).
     re_path(r"^_workbench/code/(?P<digest>[0-9a-f]{64})\.zip$", functions.download_code, name="function-code"),
 ]

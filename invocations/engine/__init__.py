@@ -6,10 +6,12 @@ from invocations.engine.types import (
     FunctionSpec,
     InvokeRequest,
     InvokeResult,
+    ResponseStream,
     RuntimeInfo,
     RuntimeUnavailable,
     TooManyRequests,
 )
 
-__all__ = ["EngineError", "FunctionSpec", "InvokeRequest", "InvokeResult", "Pool", "PoolConfig", "RuntimeInfo",
+__all__ = ["EngineError", "FunctionSpec", "InvokeRequest", "InvokeResult", "Pool", "PoolConfig", "ResponseStream",
+           "RuntimeInfo",
            "RuntimeUnavailable", "TooManyRequests"]

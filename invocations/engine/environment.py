@@ -8,6 +8,8 @@ InvokeResult. Errors the platform generates copy AWS's wording (spec §3.3, §9.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import enum
 import json
 import logging
@@ -25,6 +27,7 @@ from invocations.engine.runtime_api import (
     INVALID_REQUEST_ID,
     INVALID_STATE_TRANSITION,
     MAX_RESPONSE_PAYLOAD,
+    MAX_STREAMED_PAYLOAD,
     Event,
     RuntimeApiError,
     start_server,
@@ -59,6 +62,11 @@ class Invocation:
     delivered_at: float | None = None  # monotonic
     deadline: asyncio.TimerHandle | None = None
     cold: bool = False
+    # A streamed response (spec §9.4): what was forwarded, and the first bytes kept for the record.
+    streaming: bool = False
+    content_type: str | None = None
+    streamed_bytes: int = 0
+    collected: bytearray = field(default_factory=bytearray)
 
 
 def exit_reason(returncode: int | None, sandboxed: bool) -> str:
@@ -232,7 +240,8 @@ class ExecutionEnvironment:
             billed_duration_ms=billed, init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
             memory_size_mb=self.spec.memory_mb, max_memory_used_mb=max_memory, cold_start=invocation.cold,
             started_at=invocation.started_at, finished_at=time.time(), environment_id=self.id,
-            executed_version=self.spec.version,
+            executed_version=self.spec.version, streamed=invocation.streaming,
+            streamed_bytes=invocation.streamed_bytes, content_type=invocation.content_type,
         ))
 
     def max_memory_used_mb(self) -> int:
@@ -382,6 +391,47 @@ class ExecutionEnvironment:
             self._finish(invocation, payload=payload, error_type=kind, status="failed")
         # Let the 202 reach the runtime before the kill (awslambdaric exits 1 by itself).
         self._loop.call_later(0.05, self.kill)
+
+    def invocation_stream_begin(self, request_id: str, content_type: str) -> None:
+        invocation = self._answered(request_id)
+        if invocation.streaming:
+            raise RuntimeApiError(INVALID_STATE_TRANSITION, "Invalid state transition: the response is already streaming")
+        invocation.streaming = True
+        invocation.content_type = content_type
+        if invocation.request.stream is not None:
+            invocation.request.stream.begin(content_type)
+
+    def invocation_stream_chunk(self, request_id: str, chunk: bytes) -> None:
+        invocation = self._current
+        if (invocation is None or not invocation.streaming or invocation.future.done()
+                or invocation.request.request_id != request_id):
+            return  # the invocation already ended (timed out, too large): drop the rest
+        stream = invocation.request.stream
+        invocation.streamed_bytes += len(chunk)
+        # Forwarded to a streaming caller, a response may reach 200 MB; collected for a buffered
+        # caller (Invoke of a streaming handler) it has the ordinary 6 MB cap.
+        limit = MAX_STREAMED_PAYLOAD if stream is not None else MAX_RESPONSE_PAYLOAD
+        if invocation.streamed_bytes > limit:
+            self._fail(invocation, "Function.ResponseSizeTooLarge",
+                       f"Response payload size exceeded maximum allowed payload size ({limit} bytes).", "")
+            return
+        if stream is not None:
+            stream.write(chunk)
+        room = MAX_RESPONSE_PAYLOAD - len(invocation.collected)
+        if room > 0:
+            invocation.collected += chunk[:room]
+
+    def invocation_stream_end(self, request_id: str, error_type: str | None, error_body: str | None) -> None:
+        invocation = self._answered(request_id)
+        if error_type is None and error_body is None:
+            self._finish(invocation, payload=bytes(invocation.collected), error_type=None, status="succeeded")
+            return
+        try:
+            body = base64.b64decode(error_body or "", validate=True)
+        except (binascii.Error, ValueError):
+            body = (error_body or "").encode()
+        payload, kind = self._error_body(body, error_type)
+        self._finish(invocation, payload=payload, error_type=kind, status="failed")
 
     def runtime_disconnected(self) -> None:
         if self._next_waiter is not None and self._next_waiter.done():

@@ -104,6 +104,20 @@ class Pool:
                reserved_concurrency: int | None = None) -> InvokeResult:
         return self._call(self.invoke_async(spec, request, reserved_concurrency=reserved_concurrency))
 
+    def submit(self, spec: FunctionSpec, request: InvokeRequest, *,
+               reserved_concurrency: int | None = None) -> Future[InvokeResult]:
+        """Start an invocation without waiting for it (for callers that read ``request.stream``).
+
+        The stream, when there is one, always gets its ``end`` once the future is done — also when
+        the invocation never started (throttled, runtime unavailable) — so a reader never hangs.
+        """
+        future: Future[InvokeResult] = asyncio.run_coroutine_threadsafe(
+            self.invoke_async(spec, request, reserved_concurrency=reserved_concurrency), self._loop)
+        stream = request.stream
+        if stream is not None:
+            future.add_done_callback(lambda _: stream.end())
+        return future
+
     def runtimes(self) -> dict[str, RuntimeInfo]:
         return dict(self._runtimes)
 

@@ -23,6 +23,8 @@ import httptools
 API_PREFIX = "/2018-06-01/runtime"
 # 6 MiB + 100 bytes: the response cap of both AWS and the RIE (MaxPayloadSize), spec §3.3.
 MAX_RESPONSE_PAYLOAD = 6291556
+# A streamed response may be much larger: 200 MB per the current model (spec §3.4).
+MAX_STREAMED_PAYLOAD = 200 * 1024 * 1024
 
 # Error types as Lambda spells them.
 INVALID_REQUEST_ID = "InvalidRequestID"
@@ -43,6 +45,9 @@ REASONS = {100: "Continue", 200: "OK", 202: "Accepted", 400: "Bad Request", 403:
 
 RESPONSE_MODE_HEADER = "lambda-runtime-function-response-mode"
 ERROR_TYPE_HEADER = "lambda-runtime-function-error-type"
+# Trailers of a streamed response that failed midway; the body trailer is base64 JSON (spec §9.4).
+ERROR_BODY_TRAILER = "lambda-runtime-function-error-body"
+STREAMING = "streaming"
 
 
 class RuntimeApiError(Exception):
@@ -72,6 +77,11 @@ class Request:
     headers: dict[str, str]
     body: bytearray = field(default_factory=bytearray)
     body_too_large: bool = False
+    # A streamed POST /response: its body went to the backend chunk by chunk, not into ``body``.
+    streaming: bool = False
+    stream_id: str = ""  # the request id a streamed POST answers
+    stream_error: RuntimeApiError | None = None  # the backend refused the stream when it began
+    trailers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -93,6 +103,12 @@ class Backend(Protocol):
     def invocation_error(self, request_id: str, body: bytes, error_type: str | None) -> None: ...
 
     def init_error(self, body: bytes, error_type: str | None) -> None: ...
+
+    def invocation_stream_begin(self, request_id: str, content_type: str) -> None: ...
+
+    def invocation_stream_chunk(self, request_id: str, chunk: bytes) -> None: ...
+
+    def invocation_stream_end(self, request_id: str, error_type: str | None, error_body: str | None) -> None: ...
 
     def runtime_disconnected(self) -> None: ...
 
@@ -154,9 +170,22 @@ def _buffered_response(backend: Backend, request: Request, request_id: str) -> R
     return ACCEPTED
 
 
-# Response modes of POST /response (spec §9.4). Streaming is not served yet: it will be a second
-# entry here plus a body sink that forwards chunks as they arrive instead of buffering them.
-RESPONSE_MODES: dict[str, Callable[[Backend, Request, str], Response]] = {"buffered": _buffered_response}
+def _streaming_response(backend: Backend, request: Request, request_id: str) -> Response:
+    """The end of a streamed POST: its chunks already went to the backend as they arrived
+    (``RuntimeApiConnection.on_headers_complete``/``on_body``); the trailers say how it ended."""
+    if request.stream_error is not None:
+        raise request.stream_error
+    backend.invocation_stream_end(
+        request_id, request.trailers.get(ERROR_TYPE_HEADER) or None, request.trailers.get(ERROR_BODY_TRAILER) or None
+    )
+    return ACCEPTED
+
+
+# Response modes of POST /response (spec §9.4).
+RESPONSE_MODES: dict[str, Callable[[Backend, Request, str], Response]] = {
+    "buffered": _buffered_response,
+    STREAMING: _streaming_response,
+}
 
 
 def handle_response(backend: Backend, request: Request, match: re.Match[str]) -> Result:
@@ -177,9 +206,11 @@ def handle_init_error(backend: Backend, request: Request, match: re.Match[str]) 
     return ACCEPTED
 
 
+RESPONSE_ROUTE = re.compile(rf"{API_PREFIX}/invocation/(?P<request_id>[^/]+)/response")
+
 ROUTES: tuple[tuple[str, re.Pattern[str], Handler], ...] = (
     ("GET", re.compile(rf"{API_PREFIX}/invocation/next"), handle_next),
-    ("POST", re.compile(rf"{API_PREFIX}/invocation/(?P<request_id>[^/]+)/response"), handle_response),
+    ("POST", RESPONSE_ROUTE, handle_response),
     ("POST", re.compile(rf"{API_PREFIX}/invocation/(?P<request_id>[^/]+)/error"), handle_error),
     ("POST", re.compile(rf"{API_PREFIX}/init/error"), handle_init_error),
 )
@@ -256,18 +287,41 @@ class RuntimeApiConnection(asyncio.Protocol):
         self._url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # After the headers, httptools reports a chunked body's trailers through this same callback.
         self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
 
     def on_headers_complete(self) -> None:
         path = self._url.decode("latin-1").split("?", 1)[0]
-        self._request = Request(self.parser.get_method().decode("latin-1"), path, self._headers)
+        request = Request(self.parser.get_method().decode("latin-1"), path, self._headers)
+        self._request = request
+        self._headers = request.trailers  # anything reported from now on is a trailer
         # libcurl (awslambdaric) sends Expect: 100-continue for large bodies and waits for it.
-        if self._headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
+        if request.headers.get("expect", "").lower() == "100-continue" and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._begin_stream(request)
+
+    def _begin_stream(self, request: Request) -> None:
+        """A streamed response is forwarded as it arrives, so it starts at its headers (spec §9.4)."""
+        if request.method != "POST" or request.headers.get(RESPONSE_MODE_HEADER, "").lower() != STREAMING:
+            return
+        match = RESPONSE_ROUTE.fullmatch(request.path)
+        if match is None:
+            return
+        request.streaming = True
+        request.stream_id = match.group("request_id")
+        content_type = request.headers.get("content-type", "application/octet-stream")
+        try:
+            self.backend.invocation_stream_begin(request.stream_id, content_type)
+        except RuntimeApiError as error:
+            request.stream_error = error
 
     def on_body(self, body: bytes) -> None:
         request = self._request
         if request is None or request.body_too_large:
+            return
+        if request.streaming:
+            if request.stream_error is None:
+                self.backend.invocation_stream_chunk(request.stream_id, body)
             return
         if len(request.body) + len(body) > self.max_body:
             request.body_too_large = True

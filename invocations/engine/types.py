@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 from dataclasses import dataclass, field
 
 
@@ -33,6 +34,33 @@ class FunctionSpec:
         return (self.function_name, self.version, self.revision_id)
 
 
+class ResponseStream:
+    """A streamed response (spec §9.4) handed from the engine's loop to the thread that waits for it.
+
+    The environment calls ``begin``/``write`` on the loop as the runtime's chunked POST arrives; the
+    pool calls ``end`` when the invocation is over (whatever happened). The waiting thread reads
+    events in order with ``get``: ``("begin", content_type)``, ``("chunk", bytes)`` … ``("end", None)``.
+    A function that answers with an ordinary buffered POST produces only ``("end", None)``: the
+    caller then uses the InvokeResult's payload.
+    """
+
+    def __init__(self) -> None:
+        self._events: queue.SimpleQueue[tuple[str, object]] = queue.SimpleQueue()
+
+    def begin(self, content_type: str) -> None:
+        self._events.put(("begin", content_type))
+
+    def write(self, chunk: bytes) -> None:
+        if chunk:
+            self._events.put(("chunk", chunk))
+
+    def end(self) -> None:
+        self._events.put(("end", None))
+
+    def get(self, timeout: float | None = None) -> tuple[str, object]:
+        return self._events.get(timeout=timeout)
+
+
 @dataclass(frozen=True)
 class InvokeRequest:
     request_id: str
@@ -43,12 +71,16 @@ class InvokeRequest:
     trace_id: str | None = None
     # Caller-supplied limit on waiting for a free environment (seconds); None = engine default.
     queue_timeout_s: float | None = None
+    # Set by a caller that forwards a streamed response as it is produced (InvokeWithResponseStream,
+    # RESPONSE_STREAM function URLs); without it a streamed response is collected into the payload.
+    stream: ResponseStream | None = field(default=None, compare=False)
 
 
 @dataclass
 class InvokeResult:
     request_id: str
     payload: bytes  # the function's response, or the error object when function_error is set
+    # (for a streamed response the bytes streamed, up to MAX_RESPONSE_PAYLOAD)
     function_error: str | None  # "Unhandled" when `payload` is an error object
     error_type: str | None  # errorType of the error object (Sandbox.Timedout, Runtime.ExitError, ...)
     status: str  # "succeeded" | "failed" | "timed-out"
@@ -64,6 +96,9 @@ class InvokeResult:
     environment_id: str = ""
     executed_version: str = "$LATEST"
     extra: dict[str, object] = field(default_factory=dict)
+    streamed: bool = False  # the runtime answered in streaming response mode
+    streamed_bytes: int = 0
+    content_type: str | None = None  # of a streamed response
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 Who runs what (ARCHITECTURE.md, "Processes"): a ``RequestResponse`` call runs on this node's own
 pool in the request thread — no queue in the path — and its record goes to the background
 ``recorder`` (no database write in the request thread). An ``Event`` call is stored as a ``queued``
-row and handed to Celery after commit; a worker runs it with ``run_queued_invocation``.
+row and handed to Celery after commit; a worker runs it, retries it and sends its invocation record
+with ``services/async_events.py``.
 
 The hot path costs one query (two for an alias): the version row joined with its function, as a
 pre-built statement (see ``resolve``). Nothing is cached, so an update or a deletion is seen by the
@@ -32,7 +33,6 @@ import json
 import logging
 import random
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 from typing import Any, Final
@@ -405,6 +405,7 @@ def _run(version: FunctionVersion, request: InvokeRequest, invocation: Invocatio
 def _enqueue(invocation: Invocation) -> None:
     """Store the queued row, then publish its task after commit; never report success otherwise."""
     invocation.status = Invocation.Status.QUEUED
+    invocation.dispatched_at = timezone.now()  # the sweep republishes it if the message is lost
     stored = False
     try:
         with transaction.atomic():
@@ -421,56 +422,3 @@ def _enqueue(invocation: Invocation) -> None:
                 finished_at=timezone.now(),
             )
         raise ServiceException("An internal error occurred. The event was not queued; try again.") from None
-
-
-def run_queued_invocation(*, invocation_id: int) -> None:
-    """Run a queued Event invocation on this worker's pool and store its outcome on the row.
-
-    Only a ``queued`` row is taken (claimed with a conditional update), so a redelivered task does
-    not run an event twice. Retries, maximum event age and destinations are the async issue's.
-    """
-    from invocations.node import get_pool
-
-    claimed = Invocation.objects.filter(pk=invocation_id, status=Invocation.Status.QUEUED).update(
-        status=Invocation.Status.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
-        logger.info("invocation %s is not queued any more; skipping", invocation_id)
-        return
-    invocation = Invocation.objects.select_related("function").get(pk=invocation_id)
-    version = (
-        FunctionVersion.objects.select_related("function")
-        .filter(function_id=invocation.function_id, version=invocation.executed_version)
-        .first()
-    )
-    if version is None:
-        invocation.status = Invocation.Status.FAILED
-        invocation.error_type = "ResourceNotFoundException"
-        invocation.response = f"Function not found: {function_arn(invocation.function_name, invocation.qualifier or None)}"
-        invocation.finished_at = timezone.now()
-        invocation.save(update_fields=["status", "error_type", "response", "finished_at"])
-        return
-    request = InvokeRequest(
-        request_id=invocation.request_id,
-        payload=invocation.payload.encode("utf-8"),
-        invoked_function_arn=function_arn(invocation.function_name, invocation.qualifier or None),
-    )
-    started = time.time()
-    try:
-        result = get_pool().invoke(
-            function_spec(version), request, reserved_concurrency=version.function.reserved_concurrency
-        )
-    except TooManyRequests as error:
-        invocation.status = Invocation.Status.THROTTLED
-        invocation.error_type = "TooManyRequestsException"
-        invocation.response = error.message
-    except RuntimeUnavailable as error:
-        invocation.status = Invocation.Status.FAILED
-        invocation.error_type = "InvalidRuntimeException"
-        invocation.response = str(error)
-    else:
-        apply_result(invocation, result)
-    if invocation.finished_at is None:
-        invocation.started_at = _when(started)
-        invocation.finished_at = timezone.now()
-    invocation.save()

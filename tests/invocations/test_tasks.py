@@ -54,7 +54,11 @@ def test_it_runs_a_queued_invocation_and_records_the_outcome(code_dir: Path) -> 
 
 
 def test_a_function_error_is_recorded_as_failed(code_dir: Path) -> None:
-    invocation = queued(make_function(files={"app.py": FAILING_PY}, code_dir=code_dir))
+    from invocations.models import EventInvokeConfig
+
+    function = make_function(files={"app.py": FAILING_PY}, code_dir=code_dir)
+    EventInvokeConfig.objects.create(function=function, maximum_retry_attempts=0)  # no retry: final at once
+    invocation = queued(function)
     tasks.run_queued_invocation(invocation.pk)
     invocation.refresh_from_db()
     assert (invocation.status, invocation.function_error, invocation.error_type) == ("failed", "Unhandled", "RuntimeError")
@@ -107,5 +111,6 @@ def test_a_ready_worker_registers_its_node(monkeypatch: pytest.MonkeyPatch) -> N
 
     started: list[str] = []
     monkeypatch.setattr(node, "start_node", started.append)
+    monkeypatch.setattr(tasks, "start_sweeper", lambda: started.append("sweeper"))
     worker_ready.send(sender=None)
-    assert started == ["worker"]
+    assert started == ["worker", "sweeper"]

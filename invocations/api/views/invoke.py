@@ -14,9 +14,11 @@ from invocations.services import invoke as invoke_service
 
 
 def invocation_source(request: HttpRequest) -> str:
-    """"cli" for the AWS CLI (its User-Agent starts with aws-cli/), "api" for SDKs and plain HTTP."""
+    """"cli" for the AWS CLI (its User-Agent starts with aws-cli/) and the workbench CLI
+    (workbench-cli/ in its User-Agent), "api" for SDKs and plain HTTP."""
     user_agent = request.META.get("HTTP_USER_AGENT", "")
-    return Invocation.Source.CLI if "aws-cli/" in user_agent else Invocation.Source.API
+    is_cli = "aws-cli/" in user_agent or "workbench-cli/" in user_agent
+    return Invocation.Source.CLI if is_cli else Invocation.Source.API
 
 
 def _caller_id(request: HttpRequest) -> int | None:

@@ -56,6 +56,17 @@ class FakeBackend:
     def runtime_disconnected(self) -> None:
         pass
 
+    def invocation_stream_begin(self, request_id: str, content_type: str) -> None:
+        self._check(request_id)
+        self.streams = getattr(self, "streams", {})
+        self.streams[request_id] = [content_type]
+
+    def invocation_stream_chunk(self, request_id: str, chunk: bytes) -> None:
+        self.streams[request_id].append(chunk)
+
+    def invocation_stream_end(self, request_id: str, error_type: str | None, error_body: str | None) -> None:
+        self.streams[request_id].append(("end", error_type, error_body))
+
 
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
@@ -172,7 +183,32 @@ def test_unknown_paths_are_404_and_wrong_methods_405() -> None:
     assert status == 405
 
 
-def test_streaming_response_mode_is_not_served_yet() -> None:
+def test_an_unknown_response_mode_is_refused() -> None:
     _, [(status, _, body)] = exchange([post("/invocation/known/response", b"x",
-                                            "Lambda-Runtime-Function-Response-Mode: streaming\r\n")])
+                                            "Lambda-Runtime-Function-Response-Mode: telepathy\r\n")])
     assert status == 400 and json.loads(body)["errorType"] == "InvalidFunctionResponseMode"
+
+
+STREAM_HEAD = (f"POST {PREFIX}/invocation/known/response HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+               "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
+               "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n").encode()
+
+
+def test_a_streamed_response_reaches_the_backend_chunk_by_chunk() -> None:
+    fake, [(status, _, _)] = exchange([STREAM_HEAD, b"3\r\nabc\r\n", b"2\r\nde\r\n", b"0\r\n\r\n"])
+    assert status == 202
+    chunks = fake.streams["known"]
+    assert chunks[0] == "text/plain" and b"".join(chunks[1:-1]) == b"abcde"
+    assert chunks[-1] == ("end", None, None)
+
+
+def test_a_streamed_failure_arrives_in_the_trailers() -> None:
+    fake, [(status, _, _)] = exchange([STREAM_HEAD, b"1\r\na\r\n0\r\nLambda-Runtime-Function-Error-Type: X.Y\r\n"
+                                       b"Lambda-Runtime-Function-Error-Body: e30=\r\n\r\n"])
+    assert status == 202 and fake.streams["known"][-1] == ("end", "X.Y", "e30=")
+
+
+def test_a_stream_for_an_unknown_request_is_refused_at_its_end() -> None:
+    head = STREAM_HEAD.replace(b"/known/", b"/other/")
+    fake, [(status, _, body)] = exchange([head, b"1\r\na\r\n0\r\n\r\n"])
+    assert status == 400 and json.loads(body)["errorType"] == "InvalidRequestID"

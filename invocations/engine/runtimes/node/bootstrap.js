@@ -1,6 +1,12 @@
 // A small Lambda Runtime API client for nodejs*.x, modelled on the official Node runtime:
 // GET /invocation/next, call the handler (async or callback style), POST /response or /error;
 // init failures go to /init/error (Runtime.ImportModuleError / Runtime.HandlerNotFound) and exit 1.
+// Response streaming as the real runtime offers it: a handler wrapped in
+// awslambda.streamifyResponse(async (event, responseStream, context) => ...) writes to a Writable
+// whose bytes go out as one chunked POST /response with Lambda-Runtime-Function-Response-Mode:
+// streaming; a failure after the first byte is reported in the error trailers (spec §9.4).
+// awslambda.HttpResponseStream.from(stream, {statusCode, headers, cookies}) writes the
+// http-integration prelude (JSON + 8 NUL bytes) that function URLs turn into status and headers.
 // console.* lines are written as Lambda's Node runtime writes them:
 // "<ISO time>\t<requestId>\t<LEVEL>\t<message>".
 'use strict';
@@ -10,6 +16,7 @@ const path = require('path');
 const util = require('util');
 const fs = require('fs');
 const { pathToFileURL } = require('url');
+const { Writable } = require('stream');
 
 const [apiHost, apiPort] = process.env.AWS_LAMBDA_RUNTIME_API.split(':');
 const PREFIX = '/2018-06-01/runtime';
@@ -17,6 +24,80 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const taskRoot = process.env.LAMBDA_TASK_ROOT || '/var/task';
 
 let currentRequestId = undefined;
+
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+const HTTP_INTEGRATION = 'application/vnd.awslambda.http-integration-response';
+
+globalThis.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAMING] = 'response';
+    return handler;
+  },
+  HttpResponseStream: class HttpResponseStream {
+    static from(stream, prelude) {
+      stream.setContentType(HTTP_INTEGRATION);
+      stream.write(JSON.stringify(prelude || {}));
+      stream.write(Buffer.alloc(8));
+      return stream;
+    }
+  },
+};
+
+// The response stream of one invocation: the POST opens with the first write (so that
+// setContentType can come first) and each write goes out as its own chunk.
+function responseStream(requestId) {
+  let req = null;
+  let contentType = 'application/octet-stream';
+  let settle;
+  const done = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+  function open() {
+    if (req) return req;
+    req = http.request({ host: apiHost, port: Number(apiPort), method: 'POST', agent,
+      path: `${PREFIX}/invocation/${requestId}/response`,
+      headers: { 'Content-Type': contentType, 'Lambda-Runtime-Function-Response-Mode': 'streaming',
+        'Transfer-Encoding': 'chunked', Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body' } },
+    (res) => { res.resume(); res.on('end', () => settle.resolve(res.statusCode)); });
+    req.on('error', (e) => settle.reject(e));
+    return req;
+  }
+  const stream = new Writable({
+    write(chunk, encoding, callback) { open().write(chunk, callback); },
+    final(callback) { open().end(); callback(); },
+  });
+  stream.setContentType = (value) => {
+    if (req) throw new Error('setContentType must be called before the first write');
+    contentType = value;
+  };
+  stream.started = () => req !== null;
+  stream.fail = (error) => {
+    const r = open();
+    r.addTrailers({ 'Lambda-Runtime-Function-Error-Type': error.errorType,
+      'Lambda-Runtime-Function-Error-Body': Buffer.from(JSON.stringify(error)).toString('base64') });
+    stream.destroy();
+    r.end();
+  };
+  stream.done = done;
+  return stream;
+}
+
+async function runStreamingHandler(handler, event, context, requestId) {
+  const stream = responseStream(requestId);
+  try {
+    await handler(event, stream, context);
+    if (!stream.writableEnded) stream.end();
+    await stream.done;
+  } catch (err) {
+    const error = errorObject(err);
+    console.error(`Invoke Error \t${JSON.stringify(error)}`);
+    if (!stream.started()) {
+      await request('POST', `/invocation/${requestId}/error`, JSON.stringify(error),
+        { 'Content-Type': 'application/json', 'Lambda-Runtime-Function-Error-Type': error.errorType });
+      return;
+    }
+    stream.fail(error);
+    await stream.done.catch(() => undefined);
+  }
+}
 
 function patchConsole() {
   const levels = { log: 'INFO', info: 'INFO', warn: 'WARN', error: 'ERROR', debug: 'DEBUG', trace: 'TRACE' };
@@ -157,6 +238,10 @@ async function main() {
     } catch (e) {
       const body = JSON.stringify({ errorType: 'Runtime.UnmarshalError', errorMessage: e.message, trace: [] });
       await request('POST', `/invocation/${requestId}/error`, body, { 'Content-Type': 'application/json', 'Lambda-Runtime-Function-Error-Type': 'Runtime.UnmarshalError' });
+      continue;
+    }
+    if (handler[STREAMING] === 'response') {
+      await runStreamingHandler(handler, event, context, requestId);
       continue;
     }
     try {

@@ -1,0 +1,260 @@
+"""The workbench's own JSON API under ``/_workbench/api/`` — what the ``workbench`` CLI needs and
+the AWS API does not offer: invocation history, one record, replay, log following, saved test
+events. SigV4-signed like the AWS API (same keys, service ``lambda``), same error shapes.
+
+Every authenticated caller sees every function's records (one account per deployment, as for
+Invoke; spec-level permissions are not modelled).
+
+Routes (documented in docs/invocation-methods.md, "The workbench API"):
+
+* ``GET  functions/{name}/invocations`` — newest first; filters ``status``, ``source``,
+  ``qualifier``; ``limit`` (1–200, default 50); ``Marker`` for the next page. With ``since`` (a
+  ``Cursor`` from an earlier answer) it returns instead the records *finished* after that cursor,
+  oldest first, with their logs — what ``workbench logs --follow`` polls.
+* ``GET  invocations/{request_id}`` — one record, with payload, response and logs.
+* ``POST invocations/{request_id}/replay`` — invoke again with the same function, qualifier and
+  payload; body ``{"InvocationType": "RequestResponse"|"Event"}`` (optional).
+* ``GET/POST functions/{name}/events[/{event}]`` — saved test events (console's ``TestEvent``).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import json
+import uuid
+from datetime import datetime, timezone as dt_timezone
+from typing import Any
+
+from django import forms
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+
+from invocations.api.base import aws_operation, json_body, json_response
+from invocations.api.errors import InvalidParameterValueException, ResourceNotFoundException
+from invocations.models import Invocation
+from invocations.recorder import BINARY_PREFIX
+from invocations.selectors import get_function, parse_control_function_name
+from invocations.services import invoke as invoke_service
+
+MAX_LIMIT = 200
+
+
+class HistoryQuery(forms.Form):
+    status = forms.ChoiceField(choices=[("", "")] + list(Invocation.Status.choices), required=False)
+    source = forms.ChoiceField(choices=[("", "")] + list(Invocation.Source.choices), required=False)
+    qualifier = forms.CharField(max_length=128, required=False)
+    limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False)
+    Marker = forms.IntegerField(min_value=1, required=False)
+    since = forms.RegexField(regex=r"^\d+\.\d{6}:\d+$|^0$", required=False)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _cursor(invocation: Invocation) -> str:
+    finished = invocation.finished_at.timestamp() if invocation.finished_at else 0.0
+    return f"{finished:.6f}:{invocation.pk}"
+
+
+def summary(invocation: Invocation) -> dict[str, Any]:
+    return {
+        "RequestId": invocation.request_id,
+        "FunctionName": invocation.function_name,
+        "Qualifier": invocation.qualifier or None,
+        "ExecutedVersion": invocation.executed_version or None,
+        "Source": invocation.source,
+        "InvocationType": invocation.invocation_type,
+        "Status": invocation.status,
+        "FunctionError": invocation.function_error or None,
+        "ErrorType": invocation.error_type or None,
+        "DurationMs": invocation.duration_ms,
+        "BilledDurationMs": invocation.billed_duration_ms,
+        "InitDurationMs": invocation.init_duration_ms,
+        "ColdStart": invocation.cold_start,
+        "MemorySizeMb": invocation.memory_size_mb,
+        "MaxMemoryUsedMb": invocation.max_memory_used_mb,
+        "Attempt": invocation.attempt,
+        "CreatedAt": _iso(invocation.created_at),
+        "StartedAt": _iso(invocation.started_at),
+        "FinishedAt": _iso(invocation.finished_at),
+        "Cursor": _cursor(invocation),
+    }
+
+
+def detail(invocation: Invocation) -> dict[str, Any]:
+    data = summary(invocation)
+    response = invocation.response
+    binary = response.startswith(BINARY_PREFIX)
+    data.update(
+        Payload=invocation.payload,
+        Response=response[len(BINARY_PREFIX):] if binary else response,
+        ResponseIsBase64=binary,
+        Logs=invocation.logs,
+        ClientContext=invocation.client_context or None,
+    )
+    return data
+
+
+def _query(request: HttpRequest) -> dict[str, Any]:
+    form = HistoryQuery(request.GET)
+    if not form.is_valid():
+        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+        raise InvalidParameterValueException(f"Invalid query: {problems}")
+    return form.cleaned_data
+
+
+@aws_operation
+def list_invocations(request: HttpRequest, function_name: str) -> HttpResponse:
+    query = _query(request)
+    name = parse_control_function_name(function_name).name
+    function = get_function(name)
+    rows = Invocation.objects.filter(function=function)
+    for field in ("status", "source", "qualifier"):
+        if query[field]:
+            rows = rows.filter(**{field: query[field]})
+    limit = query["limit"] or 50
+    if query["since"]:
+        # Finished after the cursor, oldest first: a follower sees each record once it has ended.
+        rows = rows.exclude(finished_at=None)
+        if query["since"] != "0":
+            stamp, _, pk = query["since"].partition(":")
+            when = datetime.fromtimestamp(float(stamp), tz=dt_timezone.utc)
+            rows = rows.filter(Q(finished_at__gt=when) | Q(finished_at=when, pk__gt=int(pk)))
+        page = list(rows.order_by("finished_at", "pk")[:limit])
+        return json_response({"Invocations": [detail(i) for i in page],
+                              "Cursor": _cursor(page[-1]) if page else query["since"]})
+    if query["Marker"]:
+        rows = rows.filter(pk__lt=query["Marker"])
+    page = list(rows.order_by("-pk")[: limit + 1])
+    data: dict[str, Any] = {"Invocations": [summary(i) for i in page[:limit]]}
+    if len(page) > limit:
+        data["NextMarker"] = str(page[limit - 1].pk)
+    return json_response(data)
+
+
+def _invocation(request_id: str) -> Invocation:
+    found = Invocation.objects.filter(request_id=request_id).first()
+    if found is None:
+        raise ResourceNotFoundException(f"Invocation not found: {request_id}")
+    return found
+
+
+@aws_operation
+def get_invocation(request: HttpRequest, request_id: str) -> HttpResponse:
+    return json_response(detail(_invocation(request_id)))
+
+
+@aws_operation
+def replay(request: HttpRequest, request_id: str) -> HttpResponse:
+    """Invoke again what ``request_id`` invoked (function, qualifier, payload), as a CLI call."""
+    original = _invocation(request_id)
+    body = json_body(request)
+    invocation_type = body.get("InvocationType") or invoke_service.REQUEST_RESPONSE
+    if invocation_type not in (invoke_service.REQUEST_RESPONSE, invoke_service.EVENT):
+        raise InvalidParameterValueException("InvocationType must be RequestResponse or Event.")
+    new_id = str(uuid.uuid4())
+    outcome = invoke_service.invoke(
+        function_name=original.function_name,
+        qualifier=original.qualifier or None,
+        payload=original.payload.encode("utf-8"),
+        invocation_type=invocation_type,
+        log_type="Tail",
+        client_context=None,
+        source=Invocation.Source.CLI,
+        caller_id=getattr(getattr(request, "principal", None), "user_id", None),
+        request_id=new_id,
+    )
+    return json_response({
+        "RequestId": new_id,
+        "ReplayOf": request_id,
+        "StatusCode": outcome.status_code,
+        "ExecutedVersion": outcome.executed_version,
+        "FunctionError": outcome.function_error,
+        "Payload": base64.b64encode(outcome.payload).decode("ascii"),
+        "LogResult": outcome.log_result,
+    })
+
+
+# --- saved test events (console.TestEvent) ---------------------------------------------------------
+#
+# Saved events belong to the console app, and invocations does not import console at module level
+# (ARCHITECTURE.md): its event services are imported when a request needs them, so these routes
+# answer 404 on a deployment without the console app. Creating and overwriting go through the
+# console's own services, so names are checked and shared events keep their versions.
+
+
+def _event_services() -> Any:
+    try:
+        return importlib.import_module("console.services.events")
+    except ImportError:
+        raise ResourceNotFoundException("Saved test events are not available on this server.") from None
+
+
+def _user(request: HttpRequest) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(pk=request.principal.user_id)  # type: ignore[attr-defined]
+
+
+def _event_json(event: Any) -> dict[str, Any]:
+    try:
+        body = json.loads(event.body)
+    except ValueError:
+        body = event.body  # kept as written (the console accepts placeholders)
+    return {"Name": event.name, "Scope": event.scope, "Body": body, "Owner": getattr(event.owner, "username", None)}
+
+
+def _visible(request: HttpRequest, function_name: str) -> tuple[Any, Any, Any]:
+    services = _event_services()
+    function = get_function(parse_control_function_name(function_name).name)
+    user = _user(request)
+    return services, user, services.visible_events(function=function, user=user).select_related("owner", "function")
+
+
+@aws_operation
+def list_events(request: HttpRequest, function_name: str) -> HttpResponse:
+    _, _, events = _visible(request, function_name)
+    return json_response({"Events": [_event_json(e) for e in events.order_by("name", "scope")]})
+
+
+@aws_operation
+def get_event(request: HttpRequest, function_name: str, name: str) -> HttpResponse:
+    _, _, events = _visible(request, function_name)
+    # The caller's private event wins over a shared one of the same name.
+    found = sorted(events.filter(name=name), key=lambda e: e.scope != "private")
+    if not found:
+        raise ResourceNotFoundException(f"Test event not found: {name}")
+    return json_response(_event_json(found[0]))
+
+
+@aws_operation
+def create_events(request: HttpRequest, function_name: str) -> HttpResponse:
+    """Import: ``{"Events": [{"Name", "Body", "Scope"?}], "Overwrite": bool}`` (all or nothing)."""
+    services, user, events = _visible(request, function_name)
+    body = json_body(request)
+    items = body.get("Events")
+    if not isinstance(items, list) or not items:
+        raise InvalidParameterValueException("Events must be a non-empty list.")
+    saved = []
+    try:
+        with transaction.atomic():
+            for item in items:
+                if not isinstance(item, dict) or not isinstance(item.get("Name"), str) or "Body" not in item:
+                    raise InvalidParameterValueException("Each event needs a Name and a Body.")
+                scope = item.get("Scope") or "private"
+                text = item["Body"] if isinstance(item["Body"], str) else json.dumps(item["Body"], indent=2)
+                existing = events.filter(name=item["Name"], scope=scope)
+                existing = existing.filter(owner=user) if scope == "private" else existing
+                current = existing.first()
+                if current is not None and body.get("Overwrite"):
+                    saved.append(services.update_event(event=current, user=user, body=text))
+                else:
+                    function = get_function(parse_control_function_name(function_name).name)
+                    saved.append(services.create_event(function=function, user=user, name=item["Name"],
+                                                       scope=scope, body=text))
+    except services.EventError as error:
+        raise InvalidParameterValueException(f"{error.field}: {error.message}") from None
+    return json_response({"Events": [_event_json(e) for e in saved]}, status=201)

@@ -1,0 +1,446 @@
+"""Running asynchronous events: attempts, retries, event age, destinations, DLQ, recovery (spec §5).
+
+The database is the source of truth; the broker only wakes workers up.
+
+* **Accept** (``services/invoke.py``): a ``queued`` row is stored, and its task published after
+  commit; if either fails the caller gets a 5xx.
+* **Run** (``run_queued_invocation``): a worker claims the row with a conditional update
+  (``queued`` → ``running``, its node name in ``worker``) and records an ``InvocationAttempt``. A
+  task redelivered for a row still ``running`` takes it over only when the worker named on it is
+  dead (same host: its pid is gone; other hosts: its heartbeat is stale) — so a worker killed with
+  SIGKILL mid-invocation loses nothing: the event runs again and the history shows a second attempt
+  (at-least-once, as AWS). The lost attempt is a platform error: it does not consume retries.
+* **Retry**: ``retry_policy.decide`` says whether and when. A retry is a ``queued`` row with
+  ``next_attempt_at`` in the future — no Celery ``eta`` (an eta message sits unacknowledged in the
+  worker and is subject to Redis's visibility timeout; a row in the database survives anything).
+* **Sweep** (``sweep``, run by every worker every ``LAMBDA_ASYNC_SWEEP_SECONDS``): publishes
+  retries and deliveries that are due, republishes queued work whose message was lost (the embedded
+  broker drops what a killed worker had fetched), and requeues ``running`` rows whose worker died.
+  Several sweepers are safe: each publication is claimed by a conditional update first, and a
+  duplicate message is harmless (the run claim lets one through).
+* **Finish**: the row gets its final status and ``condition``; OnSuccess/OnFailure records and the
+  DLQ message become ``DestinationDelivery`` rows, each sent by its own task (``deliver``) so a slow
+  destination never holds the invoker; failed deliveries are retried with back-off and recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone as dt_timezone
+from typing import Any, Final
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from invocations import destinations, dispatch, node, recorder, retry_policy
+from invocations.arns import function_arn
+from invocations.engine.types import InvokeRequest, RuntimeUnavailable, TooManyRequests
+from invocations.models import LATEST, DestinationDelivery, FunctionVersion, Invocation, InvocationAttempt
+from invocations.retry_policy import Condition, Outcome
+from invocations.services import event_invoke_config
+from invocations.services.invoke import apply_result, function_spec
+
+logger = logging.getLogger(__name__)
+
+Attempt = InvocationAttempt.Outcome
+SWEEP_BATCH: Final = 500
+DELIVERY_LEASE_SECONDS: Final = 60.0  # a delivery being sent is not republished before this
+_RAN: Final = (Attempt.SUCCEEDED, Attempt.FAILED, Attempt.TIMED_OUT)
+_ATTEMPT_OF_RESULT: Final = {"succeeded": Attempt.SUCCEEDED, "failed": Attempt.FAILED, "timed-out": Attempt.TIMED_OUT}
+
+
+def worker_name() -> str:
+    return node.node_name("worker")
+
+
+def worker_alive(name: str, *, now: datetime | None = None) -> bool:
+    """Whether the node called ``name`` ("worker:HOST:PID") still runs."""
+    kind, _, rest = name.partition(":")
+    host, _, pid_text = rest.rpartition(":")
+    if not host or not pid_text.isdigit():
+        return False
+    if host == socket.gethostname():
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    from invocations.models import WorkerHeartbeat
+
+    cutoff = (now or timezone.now()) - timedelta(seconds=settings.LAMBDA_ASYNC_WORKER_LOST_SECONDS)
+    return WorkerHeartbeat.objects.filter(name=name, seen_at__gte=cutoff).exists()
+
+
+# --- running an attempt ------------------------------------------------------------------------------
+
+
+def _claim(invocation_id: int, me: str, now: datetime) -> bool:
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    claimed = (
+        Invocation.objects.filter(due, pk=invocation_id, status=Invocation.Status.QUEUED)
+        .update(status=Invocation.Status.RUNNING, worker=me, dispatched_at=None)
+    )
+    if claimed:
+        return True
+    row = Invocation.objects.filter(pk=invocation_id).values("status", "worker").first()
+    if row is None or row["status"] != Invocation.Status.RUNNING or row["worker"] == me:
+        return False
+    if worker_alive(row["worker"], now=now):
+        return False
+    # A redelivered message for an event whose worker died mid-run: take it over.
+    taken = Invocation.objects.filter(pk=invocation_id, status=Invocation.Status.RUNNING, worker=row["worker"]).update(
+        worker=me
+    )
+    if taken:
+        _close_lost_attempts(invocation_id, now)
+    return bool(taken)
+
+
+def _close_lost_attempts(invocation_id: int, now: datetime) -> None:
+    InvocationAttempt.objects.filter(invocation_id=invocation_id, outcome=Attempt.RUNNING).update(
+        outcome=Attempt.PLATFORM_ERROR, error_type="Platform.WorkerLost", finished_at=now
+    )
+
+
+def run_queued_invocation(*, invocation_id: int) -> None:
+    """Run one attempt of a queued Event invocation, then retry it later or finish it."""
+    me = worker_name()
+    now = timezone.now()
+    if not _claim(invocation_id, me, now):
+        logger.info("invocation %s is not due, or is another live worker's; skipping", invocation_id)
+        return
+    invocation = Invocation.objects.select_related("function").get(pk=invocation_id)
+    config = event_invoke_config.config_for(function_id=invocation.function_id, qualifier=invocation.qualifier)
+    policy = event_invoke_config.retry_config(config)
+    if retry_policy.expired(age_seconds=(now - invocation.created_at).total_seconds(), config=policy):
+        _finish(invocation, Condition.EVENT_AGE_EXCEEDED, config)
+        return
+    history = list(invocation.attempts.order_by("number").values_list("outcome", flat=True))
+    attempt = InvocationAttempt.objects.create(
+        invocation=invocation,
+        number=len(history) + 1,
+        worker=me,
+        started_at=now,
+        executed_version=invocation.executed_version,
+    )
+    invocation.attempt = attempt.number
+    outcome = _run_attempt(invocation, attempt)
+    if outcome is None:  # the version was deleted while the event waited: nothing to retry
+        _finish(invocation, Condition.RETRIES_EXHAUSTED, config)
+        return
+    history.append(attempt.outcome)
+    function_runs = sum(1 for o in history if o in _RAN)
+    platform_failures = 0
+    for past in reversed(history):
+        if past in _RAN:
+            break
+        platform_failures += 1
+    finished = timezone.now()
+    decision = retry_policy.decide(
+        attempt=function_runs,
+        age_seconds=(finished - invocation.created_at).total_seconds(),
+        config=policy,
+        outcome=outcome,
+        platform_failures=platform_failures,
+    )
+    if decision.retry:
+        due = finished + timedelta(seconds=decision.delay_seconds)
+        attempt.next_attempt_at = due
+        attempt.save(update_fields=["next_attempt_at"])
+        invocation.status = Invocation.Status.QUEUED
+        invocation.next_attempt_at = due
+        invocation.dispatched_at = None
+        invocation.worker = ""
+        invocation.save()
+        if decision.delay_seconds <= 0:
+            _publish_invocation(invocation.pk)
+        return
+    _finish(invocation, decision.condition, config)
+
+
+def _run_attempt(invocation: Invocation, attempt: InvocationAttempt) -> Outcome | None:
+    """Run the function once; store the result on the row and the attempt; say what happened.
+
+    None: the version is gone (deleted while the event waited), so there is nothing to run.
+    """
+    from invocations.node import get_pool
+
+    version = (
+        FunctionVersion.objects.select_related("function")
+        .filter(function_id=invocation.function_id, version=invocation.executed_version)
+        .first()
+    )
+    outcome: Outcome | None
+    if version is None:
+        invocation.status = Invocation.Status.FAILED
+        invocation.error_type = attempt.error_type = "ResourceNotFoundException"
+        invocation.response = f"Function not found: {function_arn(invocation.function_name, invocation.qualifier or None)}"
+        attempt.outcome, outcome = Attempt.FAILED, None
+    elif version.function.reserved_concurrency == 0:
+        invocation.status = Invocation.Status.THROTTLED
+        invocation.error_type = attempt.error_type = "TooManyRequestsException"
+        invocation.response = "Rate Exceeded."
+        attempt.outcome, outcome = Attempt.THROTTLED, Outcome.ZERO_RESERVED_CONCURRENCY
+    else:
+        request = InvokeRequest(
+            request_id=invocation.request_id,
+            payload=invocation.payload.encode("utf-8"),
+            invoked_function_arn=function_arn(invocation.function_name, invocation.qualifier or None),
+        )
+        try:
+            result = get_pool().invoke(
+                function_spec(version), request, reserved_concurrency=version.function.reserved_concurrency
+            )
+        except TooManyRequests as error:
+            invocation.status = Invocation.Status.THROTTLED
+            invocation.error_type = attempt.error_type = "TooManyRequestsException"
+            invocation.response = error.message
+            attempt.outcome, outcome = Attempt.THROTTLED, Outcome.THROTTLED
+        except RuntimeUnavailable as error:
+            invocation.status = Invocation.Status.FAILED
+            invocation.error_type = attempt.error_type = "InvalidRuntimeException"
+            invocation.response = str(error)
+            attempt.outcome, outcome = Attempt.PLATFORM_ERROR, Outcome.PLATFORM_ERROR
+        else:
+            apply_result(invocation, result)
+            attempt.outcome = _ATTEMPT_OF_RESULT.get(result.status, Attempt.FAILED)
+            attempt.error_type = result.error_type or ""
+            attempt.duration_ms = result.duration_ms
+            outcome = Outcome.SUCCEEDED if result.status == "succeeded" else Outcome.FUNCTION_ERROR
+    now = timezone.now()
+    attempt.finished_at = now
+    attempt.save(update_fields=["outcome", "error_type", "duration_ms", "finished_at"])
+    if invocation.started_at is None:
+        invocation.started_at = attempt.started_at
+    invocation.finished_at = now
+    return outcome
+
+
+# --- finishing: records, destinations, DLQ -------------------------------------------------------------
+
+
+def _json_or_text(text: str) -> Any:
+    if text.startswith(recorder.BINARY_PREFIX):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def invocation_record(invocation: Invocation, condition: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """The invocation record in AWS's shape (spec §5.3).
+
+    ``responseContext``/``responsePayload`` are present only when the function ran at least once
+    (an event that only ever met throttles has no response; LocalStack omits them likewise).
+    """
+    ran = invocation.attempts.filter(outcome__in=_RAN).exists() if invocation.pk else False
+    record: dict[str, Any] = {
+        "version": "1.0",
+        "timestamp": _timestamp(now or timezone.now()),
+        "requestContext": {
+            "requestId": invocation.request_id,
+            "functionArn": function_arn(invocation.function_name, invocation.qualifier or LATEST),
+            "condition": condition,
+            "approximateInvokeCount": invocation.attempts.count() if invocation.pk else 0,
+        },
+        "requestPayload": _json_or_text(invocation.payload),
+    }
+    if ran:
+        response_context: dict[str, Any] = {"statusCode": 200, "executedVersion": invocation.executed_version}
+        if invocation.function_error:
+            response_context["functionError"] = invocation.function_error
+        record["responseContext"] = response_context
+        record["responsePayload"] = _json_or_text(invocation.response) if invocation.response else None
+    return record
+
+
+def _error_message(invocation: Invocation) -> str:
+    parsed = _json_or_text(invocation.response)
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed["errorMessage"])
+    return invocation.response or invocation.error_type or "Error"
+
+
+def _finish(invocation: Invocation, condition: Condition, config: Any) -> None:
+    """Final state, and a delivery row per configured destination (sent after commit)."""
+    now = timezone.now()
+    if condition is Condition.EVENT_AGE_EXCEEDED and invocation.status == Invocation.Status.RUNNING:
+        invocation.status = Invocation.Status.FAILED
+        invocation.error_type = invocation.error_type or "EventAgeExceeded"
+    invocation.condition = condition.value
+    invocation.next_attempt_at = None
+    invocation.dispatched_at = None
+    invocation.worker = ""
+    invocation.finished_at = invocation.finished_at or now
+    deliveries: list[DestinationDelivery] = []
+    success = condition is Condition.SUCCESS
+    target = (config.on_success_destination if success else config.on_failure_destination) if config else ""
+    dead_letter = "" if success else _dead_letter_target(invocation)
+    with transaction.atomic():
+        invocation.save()
+        if not (target or dead_letter):
+            return
+        record = invocation_record(invocation, condition.value, now=now)
+        if target:
+            deliveries.append(
+                DestinationDelivery(
+                    invocation=invocation,
+                    kind=DestinationDelivery.Kind.ON_SUCCESS if success else DestinationDelivery.Kind.ON_FAILURE,
+                    destination=target,
+                    condition=condition.value,
+                    payload=json.dumps(record, separators=(",", ":")),
+                    dispatched_at=now,
+                )
+            )
+        if dead_letter:
+            ran = "responseContext" in record
+            message = {
+                "body": invocation.payload,
+                "RequestID": invocation.request_id,
+                "ErrorCode": 200 if ran else 429 if invocation.status == Invocation.Status.THROTTLED else 500,
+                "ErrorMessage": _error_message(invocation),
+            }
+            deliveries.append(
+                DestinationDelivery(
+                    invocation=invocation,
+                    kind=DestinationDelivery.Kind.DEAD_LETTER,
+                    destination=dead_letter,
+                    condition=condition.value,
+                    payload=json.dumps(message, separators=(",", ":")),
+                    dispatched_at=now,
+                )
+            )
+        for delivery in deliveries:
+            delivery.save()
+            dispatch.deliver_destination(delivery_id=delivery.pk)
+
+
+def _dead_letter_target(invocation: Invocation) -> str:
+    return (
+        FunctionVersion.objects.filter(function_id=invocation.function_id, version=invocation.executed_version)
+        .values_list("dead_letter_target_arn", flat=True)
+        .first()
+        or ""
+    )
+
+
+def deliver(*, delivery_id: int) -> None:
+    """Send one destination delivery; on failure schedule the next try, or give up after the last."""
+    now = timezone.now()
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    lease = now + timedelta(seconds=DELIVERY_LEASE_SECONDS + settings.LAMBDA_DESTINATION_TIMEOUT_SECONDS * 3)
+    claimed = DestinationDelivery.objects.filter(due, pk=delivery_id, status=DestinationDelivery.Status.PENDING).update(
+        next_attempt_at=lease, dispatched_at=None
+    )
+    if not claimed:
+        return
+    delivery = DestinationDelivery.objects.select_related("invocation").get(pk=delivery_id)
+    delivery.attempts += 1
+    try:
+        _send(delivery)
+    except Exception as error:  # boto3, network, a refused webhook: all recorded and retried
+        logger.warning("delivery %s to %s failed: %s", delivery.pk, delivery.destination, error)
+        delivery.last_error = f"{type(error).__name__}: {error}"[:2000]
+        if delivery.attempts >= settings.LAMBDA_DESTINATION_MAX_ATTEMPTS:
+            delivery.status = DestinationDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+        else:
+            delay = retry_policy.delivery_delay(
+                attempts=delivery.attempts, base_delay_seconds=settings.LAMBDA_ASYNC_RETRY_BASE_DELAY_SECONDS
+            )
+            delivery.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    else:
+        delivery.status = DestinationDelivery.Status.DELIVERED
+        delivery.delivered_at = timezone.now()
+        delivery.next_attempt_at = None
+        delivery.last_error = ""
+    delivery.save(update_fields=["status", "attempts", "last_error", "delivered_at", "next_attempt_at"])
+
+
+def _send(delivery: DestinationDelivery) -> None:
+    message = json.loads(delivery.payload)
+    if delivery.kind == DestinationDelivery.Kind.DEAD_LETTER:
+        destinations.send_dead_letter(
+            destination=delivery.destination,
+            body=message["body"],
+            request_id=message["RequestID"],
+            error_code=int(message["ErrorCode"]),
+            error_message=message["ErrorMessage"],
+        )
+        return
+    invocation = delivery.invocation
+    destinations.send_record(
+        destination=delivery.destination,
+        record=message,
+        function_arn=function_arn(invocation.function_name, invocation.qualifier or LATEST),
+        success=delivery.kind == DestinationDelivery.Kind.ON_SUCCESS,
+    )
+
+
+# --- the sweep ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepReport:
+    requeued: list[int] = field(default_factory=list)  # running events whose worker died
+    published: list[int] = field(default_factory=list)  # queued events (re)published
+    deliveries: list[int] = field(default_factory=list)  # deliveries (re)published
+
+
+def _publish_invocation(invocation_id: int) -> None:
+    Invocation.objects.filter(pk=invocation_id).update(dispatched_at=timezone.now())
+    dispatch.run_queued_invocation(invocation_id=invocation_id)
+
+
+def sweep(*, now: datetime | None = None) -> SweepReport:
+    """Requeue the events of dead workers; publish due retries, lost messages and due deliveries."""
+    now = now or timezone.now()
+    report = SweepReport()
+    running = Invocation.objects.filter(status=Invocation.Status.RUNNING, invocation_type=Invocation.Type.EVENT)
+    for name in set(running.values_list("worker", flat=True)):
+        if name and worker_alive(name, now=now):
+            continue
+        ids = list(running.filter(worker=name).values_list("pk", flat=True)[:SWEEP_BATCH])
+        for pk in ids:
+            if Invocation.objects.filter(pk=pk, status=Invocation.Status.RUNNING, worker=name).update(
+                status=Invocation.Status.QUEUED, worker="", next_attempt_at=None, dispatched_at=None
+            ):
+                _close_lost_attempts(pk, now)
+                report.requeued.append(pk)
+    stale = now - timedelta(seconds=settings.LAMBDA_ASYNC_REDISPATCH_SECONDS)
+    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    unpublished = Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=stale)
+    queued = Invocation.objects.filter(due, unpublished, status=Invocation.Status.QUEUED, invocation_type=Invocation.Type.EVENT)
+    for pk, dispatched_at in queued.values_list("pk", "dispatched_at")[:SWEEP_BATCH]:
+        if Invocation.objects.filter(pk=pk, status=Invocation.Status.QUEUED, dispatched_at=dispatched_at).update(
+            dispatched_at=now
+        ):
+            _send_or_unmark(Invocation, pk, dispatch.RUN_QUEUED_INVOCATION)
+            report.published.append(pk)
+    pending = DestinationDelivery.objects.filter(due, unpublished, status=DestinationDelivery.Status.PENDING)
+    for pk, dispatched_at in pending.values_list("pk", "dispatched_at")[:SWEEP_BATCH]:
+        if DestinationDelivery.objects.filter(pk=pk, dispatched_at=dispatched_at).update(dispatched_at=now):
+            _send_or_unmark(DestinationDelivery, pk, dispatch.DELIVER_DESTINATION)
+            report.deliveries.append(pk)
+    return report
+
+
+def _send_or_unmark(model: Any, pk: int, task: str) -> None:
+    try:
+        dispatch.send_now(task, pk)
+    except Exception:
+        logger.exception("publishing %s(%s) failed; the next sweep tries again", task, pk)
+        model.objects.filter(pk=pk).update(dispatched_at=None)

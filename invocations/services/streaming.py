@@ -1,0 +1,156 @@
+"""Invocations whose response is forwarded as it is produced (spec §4.1, §7.4, §9.4).
+
+Used by InvokeWithResponseStream and by RESPONSE_STREAM function URLs. The call runs on this
+node's pool like a RequestResponse invoke (no queue in the path), but the caller's thread reads the
+runtime's chunks from a ``ResponseStream`` while the function still runs. A function that answers
+with an ordinary buffered response (every Python handler: see docs/invocation-methods.md) comes
+back whole, as ``buffered``.
+
+The record is written when the stream ends — also when the client went away midway (the function
+runs on to its end, as on AWS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Final
+
+from invocations import recorder
+from invocations.api.errors import InvalidRuntimeException, TooManyRequestsException
+from invocations.arns import function_arn, parse_function_name
+from invocations.engine.types import InvokeRequest, InvokeResult, ResponseStream, RuntimeUnavailable, TooManyRequests
+from invocations.models import FunctionVersion, Invocation
+from invocations.services import invoke as invoke_service
+
+STREAM_INVOCATION_TYPES: Final = (invoke_service.REQUEST_RESPONSE, invoke_service.DRY_RUN)
+# Beyond the function's own timeout: waiting for an environment, a cold start, the runtime's init.
+WAIT_MARGIN_S: Final = 40.0
+
+
+@dataclass
+class StreamedInvocation:
+    request_id: str
+    executed_version: str
+    content_type: str | None  # of the stream; None when the function answered buffered
+    buffered: InvokeResult | None  # the whole result when the function answered buffered
+    _stream: ResponseStream
+    _future: Future[InvokeResult]
+    _invocation: Invocation
+    _wait_s: float
+    _result: InvokeResult | None = field(default=None)
+
+    def chunks(self) -> Generator[bytes, None, None]:
+        """The streamed bytes as they arrive; the record is written when they end."""
+        try:
+            while True:
+                kind, value = self._stream.get(timeout=self._wait_s)
+                if kind == "end":
+                    return
+                if kind == "chunk":
+                    yield value  # type: ignore[misc]
+        finally:
+            self._complete()
+
+    @property
+    def result(self) -> InvokeResult:
+        """The final result (after ``chunks`` is exhausted, or at once when buffered)."""
+        if self._result is None:
+            self._complete()
+        assert self._result is not None
+        return self._result
+
+    def _complete(self) -> None:
+        if self._result is not None:
+            return
+        self._result = _finish(self._future, self._invocation, self._wait_s)
+
+
+def _finish(future: Future[InvokeResult], invocation: Invocation, wait_s: float) -> InvokeResult:
+    """The engine's result, recorded; platform failures raised as AWS errors (after recording)."""
+    try:
+        result = future.result(timeout=wait_s)
+    except TooManyRequests as error:
+        invocation.status = Invocation.Status.THROTTLED
+        invocation.error_type = "TooManyRequestsException"
+        invocation.response = error.message
+        recorder.record(invocation)
+        raise TooManyRequestsException(error.reason, error.message) from None
+    except RuntimeUnavailable as error:
+        invocation.status = Invocation.Status.FAILED
+        invocation.error_type = "InvalidRuntimeException"
+        invocation.response = str(error)
+        recorder.record(invocation)
+        raise InvalidRuntimeException(f"The runtime is not available on this node: {error}") from None
+    invoke_service.apply_result(invocation, result)
+    recorder.record(invocation)
+    return result
+
+
+def start(
+    *,
+    function_name: str,
+    qualifier: str | None,
+    payload: bytes,
+    invocation_type: str | None,
+    client_context: str | None,
+    source: str,
+    caller_id: int | None,
+    request_id: str,
+    version: FunctionVersion | None = None,
+) -> StreamedInvocation | None:
+    """Validate and start the invocation; wait for its first byte (or its whole buffered result).
+
+    Returns None for a DryRun. Raises AwsError before anything is sent, so the caller can still
+    answer with a proper error. ``version`` skips resolution (function URLs resolved it already).
+    """
+    from invocations.node import get_pool
+
+    invocation_type = invocation_type or invoke_service.REQUEST_RESPONSE
+    invoke_service._check_enum(invocation_type, "invocationType", STREAM_INVOCATION_TYPES)
+    ref = parse_function_name(function_name, qualifier=qualifier)
+    payload = invoke_service._check_payload(payload, invocation_type=invocation_type,
+                                            event_limit=invoke_service.EVENT_PAYLOAD_LIMIT)
+    context_text = invoke_service.decode_client_context(client_context)
+    if version is None:
+        version = invoke_service.resolve(ref.name, ref.qualifier)
+    if invocation_type == invoke_service.DRY_RUN:
+        return None
+    invocation = Invocation(
+        request_id=request_id,
+        function=version.function,
+        function_name=ref.name,
+        qualifier=ref.qualifier or "",
+        executed_version=version.version,
+        source=source,
+        invocation_type=Invocation.Type.REQUEST_RESPONSE,
+        caller_id=caller_id,
+        payload=payload.decode("utf-8"),
+        client_context=context_text or "",
+        memory_size_mb=version.memory_size,
+        code_sha256=version.code_sha256,
+    )
+    stream = ResponseStream()
+    request = InvokeRequest(
+        request_id=request_id,
+        payload=payload,
+        invoked_function_arn=function_arn(ref.name, ref.qualifier),
+        client_context=context_text,
+        stream=stream,
+    )
+    wait_s = version.timeout + WAIT_MARGIN_S
+    future = get_pool().submit(
+        invoke_service.function_spec(version), request, reserved_concurrency=version.function.reserved_concurrency
+    )
+    kind, value = stream.get(timeout=wait_s)
+    started = StreamedInvocation(
+        request_id=request_id, executed_version=version.version, content_type=None, buffered=None,
+        _stream=stream, _future=future, _invocation=invocation, _wait_s=wait_s,
+    )  # fmt: skip
+    if kind == "begin":
+        started.content_type = str(value)
+        return started
+    # The function answered with an ordinary POST /response (or failed before its first byte).
+    started.buffered = started.result
+    return started

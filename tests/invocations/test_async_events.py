@@ -1,0 +1,334 @@
+"""Asynchronous events on the real engine, called the way a worker calls them (no broker, no eager mode).
+
+Retries are DB-scheduled, so the tests step time forward by making a scheduled attempt due at once
+(after checking the delay the policy chose).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from invocations import dispatch, tasks
+from invocations.models import DestinationDelivery, EventInvokeConfig, Function, Invocation, InvocationAttempt
+from invocations.services import async_events
+from invocations.timeline import async_timeline
+from tests.invocations.services.test_invoke import make_function
+
+pytestmark = pytest.mark.django_db
+
+ARN = "arn:aws:lambda:us-east-1:000000000000:function"
+FAILING_PY = "def handler(event, context):\n    raise ValueError('bad ' + str(event['k']))\n"
+BASE = 0.5
+
+
+@pytest.fixture(autouse=True)
+def async_settings(settings: Any, tmp_path: Path) -> None:
+    settings.LAMBDA_CODE_DIR = tmp_path / "code"
+    settings.LAMBDA_ASYNC_RETRY_BASE_DELAY_SECONDS = BASE
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[object, ...]]]:
+    sent: list[tuple[str, tuple[object, ...]]] = []
+    monkeypatch.setattr(dispatch, "_send", lambda name, *args: sent.append((name, args)))
+    return sent
+
+
+def function(settings: Any, name: str = "echo", failing: bool = False, **fields: Any) -> Function:
+    files = {"app.py": FAILING_PY} if failing else None
+    return make_function(name, files=files, code_dir=settings.LAMBDA_CODE_DIR, **fields)
+
+
+def event(fn: Function, *, payload: str = '{"k": "v"}', qualifier: str = "", age: float = 0) -> Invocation:
+    return Invocation.objects.create(
+        request_id=str(uuid.uuid4()),
+        function=fn,
+        function_name=fn.name,
+        qualifier=qualifier,
+        executed_version="$LATEST",
+        invocation_type=Invocation.Type.EVENT,
+        status=Invocation.Status.QUEUED,
+        payload=payload,
+        created_at=timezone.now() - timedelta(seconds=age),
+    )
+
+
+def configure(fn: Function, **fields: Any) -> EventInvokeConfig:
+    return EventInvokeConfig.objects.create(function=fn, qualifier="$LATEST", **fields)
+
+
+def run_until_final(invocation: Invocation, *, limit: int = 10) -> list[float]:
+    """Run attempts until the event is final; return the delays chosen before each retry."""
+    delays = []
+    for _ in range(limit):
+        tasks.run_queued_invocation(invocation.pk)
+        invocation.refresh_from_db()
+        if invocation.status != Invocation.Status.QUEUED:
+            return delays
+        last = invocation.attempts.order_by("-number").first()
+        assert last is not None and last.next_attempt_at == invocation.next_attempt_at
+        delays.append(round((last.next_attempt_at - last.finished_at).total_seconds(), 2))
+        # Not due yet: a message arriving early does nothing.
+        tasks.run_queued_invocation(invocation.pk)
+        assert invocation.attempts.count() == last.number
+        Invocation.objects.filter(pk=invocation.pk).update(next_attempt_at=timezone.now())
+    raise AssertionError("the event never finished")
+
+
+def test_a_successful_event_runs_once_and_records_success(settings: Any) -> None:
+    invocation = event(function(settings))
+    assert run_until_final(invocation) == []
+    assert (invocation.status, invocation.condition, invocation.response) == ("succeeded", "Success", '{"k": "v"}')
+    attempt = invocation.attempts.get()
+    assert (attempt.number, attempt.outcome, attempt.worker) == (1, "succeeded", async_events.worker_name())
+    assert invocation.deliveries.count() == 0  # nothing configured
+
+
+@pytest.mark.parametrize(("retries", "runs", "delays"), [(0, 1, []), (1, 2, [BASE]), (2, 3, [BASE, 2 * BASE]), (None, 3, [BASE, 2 * BASE])])
+def test_function_errors_are_retried_exactly_maximum_retry_attempts_times(
+    settings: Any, retries: int | None, runs: int, delays: list[float]
+) -> None:
+    fn = function(settings, failing=True)
+    configure(fn, maximum_retry_attempts=retries, on_failure_destination="arn:aws:sqs:us-east-1:000000000000:q")
+    invocation = event(fn)
+    assert run_until_final(invocation) == delays
+    assert (invocation.status, invocation.condition, invocation.attempt) == ("failed", "RetriesExhausted", runs)
+    assert list(invocation.attempts.values_list("number", "outcome", "error_type")) == [
+        (n, "failed", "ValueError") for n in range(1, runs + 1)
+    ]
+    delivery = invocation.deliveries.get()
+    record = json.loads(delivery.payload)
+    assert (delivery.kind, delivery.condition, delivery.status) == ("on-failure", "RetriesExhausted", "pending")
+    assert record["requestContext"]["approximateInvokeCount"] == runs
+
+
+def test_the_invocation_record_has_awss_shape(settings: Any) -> None:
+    fn = function(settings, failing=True)
+    configure(fn, maximum_retry_attempts=0, on_failure_destination="arn:aws:sqs:us-east-1:000000000000:q")
+    invocation = event(fn, payload='{"k": 7}')
+    run_until_final(invocation)
+    record = json.loads(invocation.deliveries.get().payload)
+    assert set(record) == {"version", "timestamp", "requestContext", "requestPayload", "responseContext", "responsePayload"}
+    assert record["version"] == "1.0"
+    assert record["timestamp"].endswith("Z") and len(record["timestamp"]) == 24
+    assert record["requestContext"] == {
+        "requestId": invocation.request_id,
+        "functionArn": f"{ARN}:echo:$LATEST",
+        "condition": "RetriesExhausted",
+        "approximateInvokeCount": 1,
+    }
+    assert record["requestPayload"] == {"k": 7}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"}
+    assert record["responsePayload"]["errorType"] == "ValueError"
+    assert record["responsePayload"]["errorMessage"] == "bad 7"
+
+
+def test_a_success_record_has_no_function_error(settings: Any) -> None:
+    fn = function(settings)
+    Function.objects.create(name="next")
+    configure(fn, on_success_destination=f"{ARN}:next")
+    invocation = event(fn)
+    run_until_final(invocation)
+    record = json.loads(invocation.deliveries.get(kind="on-success").payload)
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert record["responsePayload"] == {"k": "v"}
+
+
+def test_an_event_older_than_its_maximum_age_is_not_run(settings: Any) -> None:
+    fn = function(settings)
+    configure(fn, maximum_event_age_in_seconds=60, on_failure_destination="https://hooks.example.com/x")
+    invocation = event(fn, age=61)
+    run_until_final(invocation)
+    assert (invocation.status, invocation.condition, invocation.attempts.count()) == ("failed", "EventAgeExceeded", 0)
+    record = json.loads(invocation.deliveries.get().payload)
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert "responseContext" not in record
+
+
+def test_a_retry_that_would_come_too_late_is_event_age_exceeded(settings: Any) -> None:
+    settings.LAMBDA_ASYNC_RETRY_BASE_DELAY_SECONDS = 60
+    fn = function(settings, failing=True)
+    configure(fn, maximum_event_age_in_seconds=60, on_failure_destination="https://hooks.example.com/x")
+    invocation = event(fn, age=30)
+    run_until_final(invocation)
+    assert (invocation.condition, invocation.attempts.count()) == ("EventAgeExceeded", 1)
+    assert json.loads(invocation.deliveries.get().payload)["responseContext"]["functionError"] == "Unhandled"
+
+
+def test_reserved_concurrency_zero_goes_straight_to_the_failure_destination(settings: Any) -> None:
+    fn = function(settings, reserved_concurrency=0)
+    configure(fn, on_failure_destination="https://hooks.example.com/x")
+    invocation = event(fn)
+    run_until_final(invocation)
+    assert (invocation.status, invocation.condition) == ("throttled", "ZeroReservedConcurrency")
+    assert list(invocation.attempts.values_list("outcome", flat=True)) == ["throttled"]
+    record = json.loads(invocation.deliveries.get().payload)
+    assert "responseContext" not in record
+
+
+def test_the_config_of_the_invoked_qualifier_applies(settings: Any) -> None:
+    fn = function(settings, failing=True)
+    EventInvokeConfig.objects.create(function=fn, qualifier="$LATEST", maximum_retry_attempts=2)
+    EventInvokeConfig.objects.create(function=fn, qualifier="live", maximum_retry_attempts=0)
+    invocation = event(fn, qualifier="live")
+    run_until_final(invocation)
+    assert invocation.attempts.count() == 1
+
+
+def test_a_dead_letter_queue_gets_the_event_on_failure_only(settings: Any) -> None:
+    dlq = "arn:aws:sqs:us-east-1:000000000000:dlq"
+    fn = function(settings, failing=True, dead_letter_target_arn=dlq)
+    configure(fn, maximum_retry_attempts=0)
+    invocation = event(fn, payload='{"k": 1}')
+    run_until_final(invocation)
+    delivery = invocation.deliveries.get()
+    assert (delivery.kind, delivery.destination) == ("dead-letter", dlq)
+    assert json.loads(delivery.payload) == {
+        "body": '{"k": 1}', "RequestID": invocation.request_id, "ErrorCode": 200, "ErrorMessage": "bad 1",
+    }  # fmt: skip
+    ok = function(settings, name="fine", dead_letter_target_arn=dlq)
+    succeeded = event(ok)
+    run_until_final(succeeded)
+    assert succeeded.deliveries.count() == 0
+
+
+# --- crash recovery --------------------------------------------------------------------------------
+
+
+DEAD_WORKER = "worker:no-such-host-or-pid:999999"
+
+
+def running_on(invocation: Invocation, worker: str) -> None:
+    Invocation.objects.filter(pk=invocation.pk).update(status="running", worker=worker, started_at=timezone.now())
+    InvocationAttempt.objects.create(invocation=invocation, number=1, worker=worker)
+
+
+def test_a_redelivered_task_for_a_dead_workers_event_runs_it_again_as_a_second_attempt(settings: Any) -> None:
+    invocation = event(function(settings))
+    running_on(invocation, DEAD_WORKER)
+    tasks.run_queued_invocation(invocation.pk)
+    invocation.refresh_from_db()
+    assert (invocation.status, invocation.condition) == ("succeeded", "Success")
+    assert list(invocation.attempts.values_list("number", "outcome", "error_type")) == [
+        (1, "platform-error", "Platform.WorkerLost"),
+        (2, "succeeded", ""),
+    ]
+
+
+def test_a_redelivered_task_leaves_a_live_workers_event_alone(settings: Any) -> None:
+    invocation = event(function(settings))
+    running_on(invocation, async_events.worker_name())  # this very process: alive
+    tasks.run_queued_invocation(invocation.pk)
+    invocation.refresh_from_db()
+    assert (invocation.status, invocation.attempts.count()) == ("running", 1)
+
+
+def test_a_worker_on_another_host_is_alive_while_its_heartbeat_is_fresh() -> None:
+    from invocations.models import WorkerHeartbeat
+
+    name = "worker:elsewhere:42"
+    assert async_events.worker_alive(name) is False
+    WorkerHeartbeat.objects.create(name=name, kind="worker")
+    assert async_events.worker_alive(name) is True
+    WorkerHeartbeat.objects.filter(name=name).update(seen_at=timezone.now() - timedelta(minutes=10))
+    assert async_events.worker_alive(name) is False
+
+
+def test_the_sweep_requeues_a_dead_workers_event_and_publishes_it(settings: Any, published: list[Any]) -> None:
+    invocation = event(function(settings))
+    running_on(invocation, DEAD_WORKER)
+    report = async_events.sweep()
+    assert (report.requeued, report.published) == ([invocation.pk], [invocation.pk])
+    assert published == [(dispatch.RUN_QUEUED_INVOCATION, (invocation.pk,))]
+    invocation.refresh_from_db()
+    assert (invocation.status, invocation.worker) == ("queued", "")
+    assert async_events.sweep().published == []  # published once, not on every tick
+    tasks.run_queued_invocation(invocation.pk)
+    assert list(invocation.attempts.values_list("outcome", flat=True)) == ["platform-error", "succeeded"]
+
+
+def test_the_sweep_publishes_retries_when_due_and_lost_messages_again(settings: Any, published: list[Any]) -> None:
+    settings.LAMBDA_ASYNC_REDISPATCH_SECONDS = 30
+    fn = function(settings)
+    later = event(fn)
+    Invocation.objects.filter(pk=later.pk).update(next_attempt_at=timezone.now() + timedelta(seconds=5), dispatched_at=None)
+    due = event(fn)
+    Invocation.objects.filter(pk=due.pk).update(next_attempt_at=timezone.now(), dispatched_at=None)
+    lost = event(fn)
+    Invocation.objects.filter(pk=lost.pk).update(dispatched_at=timezone.now() - timedelta(seconds=31))
+    fresh = event(fn)
+    Invocation.objects.filter(pk=fresh.pk).update(dispatched_at=timezone.now())
+    assert sorted(async_events.sweep().published) == sorted([due.pk, lost.pk])
+    assert async_events.sweep(now=timezone.now() + timedelta(seconds=6)).published == [later.pk]
+
+
+def test_a_failed_publication_is_retried_by_the_next_sweep(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    invocation = event(function(settings))
+    Invocation.objects.filter(pk=invocation.pk).update(dispatched_at=None)
+
+    def refuse(name: str, *args: object) -> None:
+        raise OSError("broker down")
+
+    monkeypatch.setattr(dispatch, "_send", refuse)
+    async_events.sweep()
+    invocation.refresh_from_db()
+    assert invocation.dispatched_at is None
+
+
+# --- the timeline and the status route -------------------------------------------------------------
+
+
+def test_the_timeline_shows_attempts_delays_deliveries_and_the_end(settings: Any) -> None:
+    fn = function(settings, failing=True)
+    configure(fn, maximum_retry_attempts=1, on_failure_destination="https://hooks.example.com/x")
+    invocation = event(fn)
+    tasks.run_queued_invocation(invocation.pk)
+    invocation.refresh_from_db()
+    assert [e.kind for e in async_timeline(invocation)] == ["queued", "attempt", "retry-scheduled"]
+    assert async_timeline(invocation)[1].detail["delay_seconds"] == pytest.approx(BASE, abs=0.05)
+    Invocation.objects.filter(pk=invocation.pk).update(next_attempt_at=timezone.now())
+    tasks.run_queued_invocation(invocation.pk)
+    invocation.refresh_from_db()
+    timeline = async_timeline(invocation)
+    assert [e.kind for e in timeline] == ["queued", "attempt", "attempt", "final", "delivery"]
+    assert timeline[2].detail["outcome"] == "failed" and timeline[2].detail["delay_seconds"] is None
+    assert timeline[3].detail == {"status": "failed", "condition": "RetriesExhausted"}
+    assert timeline[4].detail["status"] == "pending"
+
+
+def test_the_status_route_answers_signed_requests(settings: Any, access_key: Any) -> None:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    from django.test import Client
+
+    fn = function(settings, failing=True)
+    configure(fn, maximum_retry_attempts=0, on_failure_destination="https://hooks.example.com/x")
+    invocation = event(fn)
+    run_until_final(invocation)
+
+    def get(path: str) -> Any:
+        request = AWSRequest(method="GET", url=f"http://lambda.test{path}", headers={"Host": "lambda.test"})
+        credentials = Credentials(access_key.access_key_id, access_key.secret_access_key)
+        SigV4Auth(credentials, "lambda", "us-east-1").add_auth(request)
+        headers = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in request.headers.items()}
+        return Client().get(path, **headers)
+
+    response = get(f"/2015-03-31/functions/echo/async-invocations/{invocation.request_id}")
+    assert response.status_code == 200
+    document = response.json()
+    assert (document["Status"], document["Condition"], document["ApproximateInvokeCount"]) == ("failed", "RetriesExhausted", 1)
+    assert document["FunctionArn"] == f"{ARN}:echo:$LATEST"
+    assert [a["Outcome"] for a in document["Attempts"]] == ["failed"]
+    assert document["Deliveries"][0]["Kind"] == "on-failure"
+    assert get("/2015-03-31/functions/echo/async-invocations/nope").status_code == 404
+    assert Client().get(f"/2015-03-31/functions/echo/async-invocations/{invocation.request_id}").status_code == 403
