@@ -102,7 +102,11 @@ class Pool:
     # ----- public, thread-safe -----------------------------------------------------------------
     def invoke(self, spec: FunctionSpec, request: InvokeRequest, *,
                reserved_concurrency: int | None = None) -> InvokeResult:
-        return self._call(self.invoke_async(spec, request, reserved_concurrency=reserved_concurrency))
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("Pool methods block: from the pool's loop use invoke_async")
+        done: Future[InvokeResult] = Future()
+        self._loop.call_soon_threadsafe(self._begin, spec, request, reserved_concurrency, done)
+        return done.result()
 
     def submit(self, spec: FunctionSpec, request: InvokeRequest, *,
                reserved_concurrency: int | None = None) -> Future[InvokeResult]:
@@ -139,6 +143,39 @@ class Pool:
     # ----- on the loop ---------------------------------------------------------------------------
     async def invoke_async(self, spec: FunctionSpec, request: InvokeRequest, *,
                            reserved_concurrency: int | None = None) -> InvokeResult:
+        admitted = self._admit(spec, request, reserved_concurrency)
+        if isinstance(admitted, InvokeResult):
+            return admitted
+        function, runtime = admitted
+        # Shielded: a caller that stops waiting must not cancel an invocation already running.
+        return await asyncio.shield(await self._run_admitted(spec, request, function, runtime))
+
+    def _begin(self, spec: FunctionSpec, request: InvokeRequest, reserved_concurrency: int | None,
+               done: Future[InvokeResult]) -> None:
+        """On the loop, for `invoke`: a warm environment is taken and given the event right here,
+        without a Task or chained futures — the hot path of every warm synchronous invoke."""
+        if not done.set_running_or_notify_cancel():
+            return
+        try:
+            admitted = self._admit(spec, request, reserved_concurrency)
+            if isinstance(admitted, InvokeResult):
+                done.set_result(admitted)
+                return
+            function, runtime = admitted
+            environment = self._take_idle(function)
+            if environment is None:
+                task = self._loop.create_task(self._run_admitted(spec, request, function, runtime))
+                task.add_done_callback(lambda t: _forward(t, done, nested=True))
+                return
+            outcome = self._start(environment, function, request, cold=False)
+        except BaseException as error:
+            done.set_exception(error)
+            return
+        outcome.add_done_callback(lambda f: _forward(f, done))
+
+    def _admit(self, spec: FunctionSpec, request: InvokeRequest,
+               reserved_concurrency: int | None) -> tuple[_FunctionState, RuntimeInfo] | InvokeResult:
+        """Checks before an environment is sought; counts the invocation in flight when admitted."""
         if self._closed:
             raise RuntimeUnavailable("the environment pool is shut down")
         runtime = self._runtimes.get(spec.runtime)
@@ -153,12 +190,28 @@ class Pool:
         if entrypoint_error is not None:
             return entrypoint_error
         function.in_flight += 1
+        return function, runtime
+
+    async def _run_admitted(self, spec: FunctionSpec, request: InvokeRequest, function: _FunctionState,
+                            runtime: RuntimeInfo) -> asyncio.Future[InvokeResult]:
         try:
             queue_timeout = request.queue_timeout_s if request.queue_timeout_s is not None else self.config.queue_timeout_s
             environment, cold = await self._acquire(spec, function, runtime, queue_timeout)
         except BaseException:
             function.in_flight -= 1
             raise
+        return self._start(environment, function, request, cold=cold)
+
+    def _take_idle(self, function: _FunctionState) -> ExecutionEnvironment | None:
+        while function.idle:
+            environment = function.idle.pop()
+            self._idle_lru.pop(environment, None)
+            if environment.alive:
+                return environment
+        return None
+
+    def _start(self, environment: ExecutionEnvironment, function: _FunctionState, request: InvokeRequest, *,
+               cold: bool) -> asyncio.Future[InvokeResult]:
         function.invocations += 1
         try:
             outcome = environment.invoke(request, cold=cold)
@@ -166,18 +219,15 @@ class Pool:
             self._release(environment, function)
             raise
         outcome.add_done_callback(lambda _: self._release(environment, function))
-        # Shielded: a caller that stops waiting must not cancel an invocation already running.
-        return await asyncio.shield(outcome)
+        return outcome
 
     async def _acquire(self, spec: FunctionSpec, function: _FunctionState, runtime: RuntimeInfo,
                        queue_timeout: float) -> tuple[ExecutionEnvironment, bool]:
         deadline = self._loop.time() + queue_timeout
         while True:
-            while function.idle:
-                environment = function.idle.pop()
-                self._idle_lru.pop(environment, None)
-                if environment.alive:
-                    return environment, False
+            environment = self._take_idle(function)
+            if environment is not None:
+                return environment, False
             if len(self._environments) + self._starting < self.config.max_environments:
                 return await self._spawn(spec, function, runtime), True
             if self._idle_lru:
@@ -338,3 +388,16 @@ class Pool:
             raise RuntimeError("Pool methods block: from the pool's loop use invoke_async")
         future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
         return future.result()
+
+
+def _forward(source: asyncio.Future[Any], target: Future[InvokeResult], *, nested: bool = False) -> None:
+    """Copy an asyncio future's outcome into the caller's concurrent future. With `nested`, the
+    source's result is itself the invocation's future (a Task that found an environment)."""
+    if source.cancelled():
+        target.set_exception(RuntimeUnavailable("the invocation was cancelled (pool shutting down)"))
+    elif source.exception() is not None:
+        target.set_exception(source.exception())  # type: ignore[arg-type]
+    elif nested:
+        source.result().add_done_callback(lambda f: _forward(f, target))
+    else:
+        target.set_result(source.result())
