@@ -1,12 +1,42 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from console import views
+from console.views import events, function_settings, functions, history, keys, test_tab
 
 app_name = "console"
 
+F = "functions/<str:name>/"
+
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", functions.function_list, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
+    path("keys/", keys.access_keys, name="access_keys"),
+    path("keys/<str:access_key_id>/revoke/", keys.revoke, name="revoke_key"),
+    path("functions/new/", functions.function_create, name="function_create"),
+    path(F, functions.code, name="code"),
+    path(F + "code/upload/", functions.code_upload, name="code_upload"),
+    path(F + "configuration/", functions.configuration, name="configuration"),
+    path(F + "configuration/async/", function_settings.async_config, name="async_config"),
+    path(F + "configuration/url/", function_settings.url_config, name="url_config"),
+    path(F + "test/", test_tab.test_page, name="test"),
+    path(F + "test/run/", test_tab.run_test, name="run_test"),
+    path(F + "test/runs/<int:run_id>/", test_tab.test_run, name="test_run"),
+    path(F + "test/preview/", test_tab.preview, name="preview"),
+    path(F + "test/validate/", test_tab.validate, name="validate"),
+    path(F + "events/", events.save_event, name="save_event"),
+    path(F + "events/import/", events.import_events, name="import_events"),
+    path(F + "events/export/", events.export_events, name="export_events"),
+    path(F + "events/<int:event_id>/rename/", events.rename_event, name="rename_event"),
+    path(F + "events/<int:event_id>/duplicate/", events.duplicate_event, name="duplicate_event"),
+    path(F + "events/<int:event_id>/delete/", events.delete_event, name="delete_event"),
+    path(F + "events/<int:event_id>/export/", events.export_event, name="export_event"),
+    path(F + "events/<int:event_id>/versions/", events.event_versions, name="event_versions"),
+    path(F + "events/<int:event_id>/versions/<int:number>/restore/", events.restore_version, name="restore_version"),
+    path(F + "history/", history.function_history, name="function_history"),
+    path("history/", history.global_history, name="history"),
+    path("invocations/<str:request_id>/", history.invocation_detail, name="invocation"),
+    path("invocations/<str:request_id>/replay/", history.replay, name="replay"),
+    path("invocations/<str:request_id>/save/", history.save_as_event, name="save_as_event"),
+    path("compare/", history.compare, name="compare"),
 ]

@@ -1,0 +1,146 @@
+"""Forms: every input, query strings included, is validated here (STYLE.md, habit 12)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from console.models import TestEvent
+from console.placeholders import JsonProblem, check_json
+from invocations.models import Invocation, Team
+from invocations.services.functions import MAX_MEMORY, MAX_TIMEOUT, MIN_MEMORY
+
+MAX_ZIP_BYTES = 52_428_800
+
+
+def _json_field(value: str) -> str:
+    try:
+        check_json(value)
+    except JsonProblem as problem:
+        raise forms.ValidationError(
+            f"The event is not valid JSON: {problem.message} at line {problem.line}, column {problem.column}."
+        ) from None
+    return value
+
+
+class AccessKeyForm(forms.Form):
+    description = forms.CharField(max_length=200, required=False)
+
+
+class FunctionCreateForm(forms.Form):
+    name = forms.CharField(max_length=64)
+    runtime = forms.ChoiceField()
+    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="— just me —")
+    source = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 14, "class": "code", "spellcheck": "false"}))
+    package = forms.FileField(required=False, help_text="A .zip deployment package (instead of the inline code).")
+
+    def __init__(self, *args: Any, runtimes: list[str], teams: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["runtime"].choices = [(r, r) for r in runtimes]
+        self.fields["team"].queryset = teams
+
+    def clean_package(self) -> bytes | None:
+        upload = self.cleaned_data.get("package")
+        if not upload:
+            return None
+        if upload.size > MAX_ZIP_BYTES:
+            raise forms.ValidationError("The package must be at most 50 MB.")
+        data: bytes = upload.read()
+        return data
+
+
+class CodeForm(forms.Form):
+    filename = forms.CharField(max_length=255)
+    source = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 24, "class": "code", "spellcheck": "false"}))
+
+
+class ZipUploadForm(forms.Form):
+    package = forms.FileField()
+
+    def clean_package(self) -> bytes:
+        upload = self.cleaned_data["package"]
+        if upload.size > MAX_ZIP_BYTES:
+            raise forms.ValidationError("The package must be at most 50 MB.")
+        data: bytes = upload.read()
+        return data
+
+
+class ConfigurationForm(forms.Form):
+    handler = forms.CharField(max_length=256)
+    description = forms.CharField(max_length=1024, required=False)
+    # Ranges are AWS's to enforce (the service answers with its own message); these only parse numbers.
+    timeout = forms.IntegerField(help_text=f"Seconds, 1–{MAX_TIMEOUT}.")
+    memory_size = forms.IntegerField(label="Memory (MB)", help_text=f"{MIN_MEMORY}–{MAX_MEMORY} MB.")
+    environment = forms.CharField(
+        required=False, strip=False, label="Environment variables",
+        widget=forms.Textarea(attrs={"rows": 5, "class": "code", "placeholder": "KEY=value"}),
+        help_text="One KEY=value per line.",
+    )  # fmt: skip
+    reserved_concurrency = forms.IntegerField(required=False, label="Reserved concurrency", help_text="Empty = unreserved.")
+
+
+class TestForm(forms.Form):
+    body = forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 18, "class": "code", "spellcheck": "false"}))
+    qualifier = forms.CharField(max_length=128, required=False)
+    asynchronous = forms.BooleanField(required=False, label="Invoke asynchronously")
+
+    def clean_body(self) -> str:
+        return _json_field(self.cleaned_data["body"])
+
+
+class EventForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    # Absent when an existing event is saved (its scope is fixed; duplicate it to change scope).
+    scope = forms.ChoiceField(choices=TestEvent.Scope.choices, required=False)
+    body = forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 18, "class": "code"}))
+
+    def clean_body(self) -> str:
+        return _json_field(self.cleaned_data["body"])
+
+
+class RenameForm(forms.Form):
+    name = forms.CharField(max_length=100)
+
+
+class SaveAsEventForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    scope = forms.ChoiceField(choices=TestEvent.Scope.choices, initial=TestEvent.Scope.PRIVATE, widget=forms.RadioSelect)
+
+
+class ReplayForm(forms.Form):
+    payload = forms.CharField(strip=False, widget=forms.Textarea(attrs={"rows": 10, "class": "code"}))
+    qualifier = forms.CharField(max_length=128, required=False)
+
+    def clean_payload(self) -> str:
+        return _json_field(self.cleaned_data["payload"])
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(help_text="An AWS shareable-event schema, a SAM events/*.json file, or plain JSON.")
+    scope = forms.ChoiceField(choices=TestEvent.Scope.choices, initial=TestEvent.Scope.PRIVATE)
+
+    def clean_file(self) -> tuple[str, str]:
+        upload = self.cleaned_data["file"]
+        if upload.size > 6 * 1024 * 1024:
+            raise forms.ValidationError("The file must be at most 6 MB.")
+        try:
+            return upload.name, upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None
+
+
+class HistoryForm(forms.Form):
+    status = forms.ChoiceField(choices=[("", "any status"), *Invocation.Status.choices], required=False)
+    source = forms.ChoiceField(choices=[("", "any source"), *Invocation.Source.choices], required=False)
+    type = forms.ChoiceField(choices=[("", "any type"), *Invocation.Type.choices], required=False)
+    version = forms.CharField(max_length=16, required=False)
+    since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    request_id = forms.CharField(max_length=36, required=False, label="Request ID")
+    cursor = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
+
+
+class CompareForm(forms.Form):
+    a = forms.CharField(max_length=36)
+    b = forms.CharField(max_length=36)

@@ -1,0 +1,243 @@
+"""Creating and changing functions from the console, through the control plane's own services.
+
+Validation is AWS's: the console calls `create_function`, `update_function_configuration`,
+`update_function_code` and `put_function_concurrency` and turns their AWS errors into messages
+next to the form fields they are about.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from invocations.api.errors import AwsError
+from invocations.models import Function, FunctionVersion, Team
+from invocations.selectors import parse_control_function_name
+from invocations.services import code as code_service
+from invocations.services import functions as function_service
+
+DEFAULT_ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+MAX_INLINE_BYTES = 512 * 1024  # larger files are shown as "download the package" only
+
+# AWS names a member in its message ("Value 'x' at 'memorySize' failed…"); the console's field names.
+_MEMBER_FIELDS = {
+    "functionName": "name",
+    "handler": "handler",
+    "runtime": "runtime",
+    "timeout": "timeout",
+    "memorySize": "memory_size",
+    "description": "description",
+    "environment.variables": "environment",
+    "reservedConcurrentExecutions": "reserved_concurrency",
+}
+
+
+@dataclass(frozen=True)
+class Blank:
+    filename: str
+    handler: str
+    source: str
+
+
+_PYTHON = Blank(
+    "lambda_function.py",
+    "lambda_function.lambda_handler",
+    'import json\n\n\ndef lambda_handler(event, context):\n    print("event:", json.dumps(event))\n'
+    '    return {"statusCode": 200, "body": json.dumps("Hello from Lambda!")}\n',
+)
+_NODE = Blank(
+    "index.js",
+    "index.handler",
+    'exports.handler = async (event) => {\n  console.log("event:", JSON.stringify(event));\n'
+    '  return { statusCode: 200, body: JSON.stringify("Hello from Lambda!") };\n};\n',
+)
+
+
+def blank_for(runtime: str) -> Blank | None:
+    if runtime.startswith("python3"):
+        return _PYTHON
+    if runtime.startswith("nodejs"):
+        return _NODE
+    return None
+
+
+class FieldErrors(Exception):
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        super().__init__(str(errors))
+        self.errors = errors
+
+
+def field_errors(error: AwsError, default_field: str = "__all__") -> FieldErrors:
+    """Spread an AWS error over the form fields its message names (the whole form otherwise)."""
+    message = str(error.message or error.code)
+    found: dict[str, list[str]] = {}
+    for member in re.findall(r"at '([A-Za-z.]+)' failed", message):
+        found.setdefault(_MEMBER_FIELDS.get(member, default_field), []).append(message)
+    if not found:
+        if "environment variables" in message:
+            default_field = "environment"
+        elif "runtime" in message.lower() and default_field == "__all__":
+            default_field = "runtime"
+        found[default_field] = [message]
+    return FieldErrors({field: [messages[0]] for field, messages in found.items()})
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (0o644 | 0o100000) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, text)
+    return buffer.getvalue()
+
+
+def create_function(
+    *, user: Any, name: str, runtime: str, team: Team | None, zip_data: bytes | None, source: str | None
+) -> Function:
+    """A function from a blank template (with `source` as its code) or from an uploaded zip."""
+    try:
+        # The API view checks the name's shape before the service does; so does the console.
+        name = parse_control_function_name(name).name
+    except AwsError as error:
+        raise field_errors(error, "name") from None
+    blank = blank_for(runtime)
+    if zip_data is None:
+        if blank is None:
+            raise FieldErrors({"runtime": [f"There is no inline template for {runtime}: upload a .zip package."]})
+        zip_data = zip_of({blank.filename: source if source is not None else blank.source})
+    handler = blank.handler if blank else "bootstrap.handler"
+    try:
+        version = function_service.create_function(
+            name=name,
+            config=function_service.ConfigInput(Role=DEFAULT_ROLE, Handler=handler, Runtime=runtime),
+            code={"ZipFile": base64.b64encode(zip_data).decode()},
+            owner_id=user.pk,
+        )
+    except AwsError as error:
+        raise field_errors(error, "name" if "already exist" in str(error.message) else "__all__") from None
+    function = version.function
+    if team is not None:
+        Function.objects.filter(pk=function.pk).update(team=team)
+        function.team = team
+    return function
+
+
+# --- code ---------------------------------------------------------------------------------------
+
+
+def package_files(version: FunctionVersion) -> list[str]:
+    path = code_service.zip_path(version.code_digest)
+    if not path.is_file():
+        return []
+    with zipfile.ZipFile(path) as archive:
+        return sorted(info.filename for info in archive.infolist() if not info.is_dir())
+
+
+def handler_file(version: FunctionVersion, files: list[str]) -> str | None:
+    """The file the handler names (“lambda_function.handler” → lambda_function.py), if present."""
+    module = version.handler.rsplit(".", 1)[0]
+    for suffix in (".py", ".js", ".mjs", ".cjs"):
+        if module + suffix in files:
+            return module + suffix
+    return files[0] if files else None
+
+
+def read_file(version: FunctionVersion, filename: str) -> str | None:
+    """A package file's text, or None when it is binary, too large or absent."""
+    path = code_service.code_dir(version.code_digest) / filename
+    try:
+        resolved = path.resolve()
+        if not resolved.is_relative_to(code_service.code_dir(version.code_digest).resolve()) or not resolved.is_file():
+            return None
+        if resolved.stat().st_size > MAX_INLINE_BYTES:
+            return None
+        return resolved.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def deploy_file(*, version: FunctionVersion, filename: str, source: str) -> FunctionVersion:
+    """UpdateFunctionCode with `filename` replaced by `source` (every other file kept, modes too)."""
+    original = Path(code_service.zip_path(version.code_digest))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        if original.is_file():
+            with zipfile.ZipFile(original) as archive:
+                for info in archive.infolist():
+                    if info.filename != filename:
+                        out.writestr(info, archive.read(info))
+        info = zipfile.ZipInfo(filename)
+        info.external_attr = (0o644 | 0o100000) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        out.writestr(info, source)
+    return deploy_zip(version=version, zip_data=buffer.getvalue())
+
+
+def deploy_zip(*, version: FunctionVersion, zip_data: bytes) -> FunctionVersion:
+    try:
+        return function_service.update_function_code(
+            name=version.function.name, code={"ZipFile": base64.b64encode(zip_data).decode()}
+        )
+    except AwsError as error:
+        raise field_errors(error, "code") from None
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+def parse_environment(text: str) -> dict[str, str]:
+    """KEY=value lines (blank lines and # comments ignored)."""
+    variables: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.partition("=")
+        if not sep:
+            raise FieldErrors({"environment": [f"Line {number}: write KEY=value."]})
+        variables[key.strip()] = value.strip()
+    return variables
+
+
+def environment_text(variables: dict[str, str]) -> str:
+    return "\n".join(f"{key}={value}" for key, value in variables.items())
+
+
+def update_configuration(
+    *,
+    function: Function,
+    handler: str,
+    description: str,
+    timeout: int,
+    memory_size: int,
+    environment: dict[str, str],
+    reserved_concurrency: int | None,
+) -> FunctionVersion:
+    try:
+        version = function_service.update_function_configuration(
+            name=function.name,
+            config=function_service.ConfigInput(
+                Handler=handler,
+                Description=description,
+                Timeout=timeout,
+                MemorySize=memory_size,
+                Environment={"Variables": environment},
+            ),
+        )
+    except AwsError as error:
+        raise field_errors(error) from None
+    try:
+        if reserved_concurrency is None:
+            function_service.delete_function_concurrency(name=function.name, qualifier=None)
+        else:
+            function_service.put_function_concurrency(name=function.name, qualifier=None, reserved=reserved_concurrency)
+    except AwsError as error:
+        raise field_errors(error, "reserved_concurrency") from None
+    return version

@@ -1,0 +1,176 @@
+"""Saved test events: save, rename, duplicate, delete, versions and restore, import and export."""
+
+from __future__ import annotations
+
+
+from django.contrib import messages
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from console.access import get_visible_function
+from console.forms import EventForm, ImportForm, RenameForm
+from console.models import TestEvent
+from console.services import events as event_service
+from console.services import sharing
+from console.views.common import HtmxHttpRequest, login_required, render_page
+from console.views.test_tab import TEMPLATE, editor_context
+from invocations.models import Function
+
+
+def _editor(request: HtmxHttpRequest, function: Function, event: TestEvent | None, **kwargs: object) -> HttpResponse:
+    if not request.htmx:
+        url = reverse("console:test", args=[function.name])
+        return redirect(f"{url}?event={event.pk}" if event else url)
+    response = render_page(request, TEMPLATE, editor_context(request, function, event=event, **kwargs), partial="editor")  # type: ignore[arg-type]
+    return trigger_client_event(response, "eventsChanged")
+
+
+def _invalid(request: HtmxHttpRequest, function: Function, event: TestEvent | None, errors: dict[str, list[str]]) -> HttpResponse:
+    context = editor_context(
+        request, function, event=event, body=request.POST.get("body", ""), form_errors=errors,
+        name=request.POST.get("name", ""), scope=request.POST.get("scope", ""),
+    )  # fmt: skip
+    return render_page(request, TEMPLATE, context, partial="editor", status=422 if request.htmx else 200)
+
+
+@login_required
+@require_POST
+def save_event(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """Save the editor's content: a new event, or (with event_id) a new state of an existing one."""
+    function = get_visible_function(request.user, name)
+    event = None
+    if request.POST.get("event_id", "").isdigit():
+        event = event_service.get_event(function=function, user=request.user, event_id=int(request.POST["event_id"]))
+    form = EventForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, function, event, form.errors)
+    data = form.cleaned_data
+    try:
+        if event is not None and request.POST.get("save_as_new") != "1":
+            event = event_service.update_event(event=event, user=request.user, name=data["name"], body=data["body"])
+        else:
+            event = event_service.create_event(
+                function=function, user=request.user, name=data["name"], scope=data["scope"] or TestEvent.Scope.PRIVATE, body=data["body"]
+            )
+    except event_service.EventError as error:
+        return _invalid(request, function, event, {error.field: [error.message]})
+    return _editor(request, function, event)
+
+
+@login_required
+@require_POST
+def rename_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    form = RenameForm(request.POST)
+    if not form.is_valid():
+        return _invalid(request, function, event, form.errors)
+    try:
+        event = event_service.update_event(event=event, user=request.user, name=form.cleaned_data["name"])
+    except event_service.EventError as error:
+        return _invalid(request, function, event, {error.field: [error.message]})
+    return _editor(request, function, event)
+
+
+@login_required
+@require_POST
+def duplicate_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    scope = request.POST.get("scope") if request.POST.get("scope") in TestEvent.Scope.values else None
+    try:
+        copy = event_service.duplicate_event(event=event, user=request.user, scope=scope)
+    except event_service.EventError as error:
+        return _invalid(request, function, event, {error.field: [error.message]})
+    return _editor(request, function, copy)
+
+
+@login_required
+@require_POST
+def delete_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    event_service.delete_event(event=event, user=request.user)
+    return _editor(request, function, None)
+
+
+@login_required
+@require_GET
+def event_versions(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    versions = list(event.versions.select_related("saved_by"))
+    shown = None
+    if request.GET.get("v", "").isdigit():
+        shown = next((v for v in versions if v.number == int(request.GET["v"])), None)
+    context = {"function": function, "tab": "test", "event": event, "versions": versions, "shown": shown}
+    return render_page(request, "console/event_versions.html", context, partial="versions")
+
+
+@login_required
+@require_POST
+def restore_version(request: HtmxHttpRequest, name: str, event_id: int, number: int) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    try:
+        event = event_service.restore_version(event=event, user=request.user, number=number)
+    except event_service.EventError as error:
+        return _invalid(request, function, event, {error.field: [error.message]})
+    if not request.htmx:
+        return redirect(f"{reverse('console:test', args=[function.name])}?event={event.pk}")
+    return _editor(request, function, event)
+
+
+@login_required
+@require_POST
+def import_events(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    form = ImportForm(request.POST, request.FILES)
+    target = reverse("console:test", args=[function.name])
+    if not form.is_valid():
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        return redirect(target)
+    filename, text = form.cleaned_data["file"]
+    try:
+        result = sharing.import_events(
+            function=function, user=request.user, filename=filename, text=text, scope=form.cleaned_data["scope"]
+        )
+    except (sharing.ImportProblem, event_service.EventError) as error:
+        messages.error(request, f"Nothing imported: {error}")
+        return redirect(target)
+    note = f"Imported {len(result.created)} event(s)"
+    if result.skipped:
+        note += f"; skipped existing: {', '.join(result.skipped)}"
+    messages.success(request, note + ".")
+    return redirect(target)
+
+
+@login_required
+@require_GET
+def export_events(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The shareable-event schema of the events this user sees (?scope=shared for the team's only)."""
+    function = get_visible_function(request.user, name)
+    events = event_service.visible_events(function=function, user=request.user)
+    if request.GET.get("scope") in TestEvent.Scope.values:
+        events = events.filter(scope=request.GET["scope"])
+    document = sharing.export_openapi(function=function, events=list(events))
+    response = JsonResponse(document, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{sharing.schema_name(function)}.json"'
+    return response
+
+
+@login_required
+@require_GET
+def export_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
+    """One event as a plain JSON file (the SAM `events/<name>.json` shape)."""
+    function = get_visible_function(request.user, name)
+    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    response = HttpResponse(event.body, content_type="application/json")
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in event.name) or "event"
+    response["Content-Disposition"] = f'attachment; filename="{safe}.json"'
+    return response
+
+

@@ -1,0 +1,142 @@
+"""The functions list, creating a function, and the Code and Configuration tabs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from console import selectors
+from console.access import get_visible_function, user_teams
+from console.forms import CodeForm, ConfigurationForm, FunctionCreateForm, ZipUploadForm
+from console.services import functions as function_service
+from console.views.common import HtmxHttpRequest, login_required, render_page
+from invocations.models import Function
+from invocations.selectors import get_latest
+from invocations.services import runtimes
+
+
+@login_required
+def function_list(request: HtmxHttpRequest) -> HttpResponse:
+    return render_page(request, "console/functions.html", {"rows": selectors.function_rows(user=request.user)})
+
+
+def _runtimes() -> list[str]:
+    return sorted(runtimes.available_runtimes()) or ["python3.11"]
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def function_create(request: HtmxHttpRequest) -> HttpResponse:
+    teams = user_teams(request.user)
+    form = FunctionCreateForm(request.POST or None, request.FILES or None, runtimes=_runtimes(), teams=teams)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            function = function_service.create_function(
+                user=request.user, name=data["name"], runtime=data["runtime"], team=data["team"],
+                zip_data=data["package"], source=data["source"] or None,
+            )  # fmt: skip
+        except function_service.FieldErrors as errors:
+            for field, problems in errors.errors.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            messages.success(request, f"Function {function.name} created.")
+            return redirect("console:code", name=function.name)
+    blanks = {r: (function_service.blank_for(r).source if function_service.blank_for(r) else "") for r in _runtimes()}  # type: ignore[union-attr]
+    return render_page(request, "console/function_create.html", {"form": form, "blanks": blanks})
+
+
+def _code_context(function: Function, filename: str | None = None, form: Any = None) -> dict[str, Any]:
+    latest = get_latest(function)
+    files = function_service.package_files(latest)
+    current = filename if filename in files else function_service.handler_file(latest, files)
+    source = function_service.read_file(latest, current) if current else None
+    return {
+        "function": function, "tab": "code", "latest": latest, "files": files, "current": current,
+        "source": source, "form": form, "upload_form": ZipUploadForm(),
+    }  # fmt: skip
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def code(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    if request.method == "GET":
+        return render_page(request, "console/function_code.html", _code_context(function, request.GET.get("file")), partial="editor")
+    form = CodeForm(request.POST)
+    if form.is_valid():
+        try:
+            latest = function_service.deploy_file(
+                version=get_latest(function), filename=form.cleaned_data["filename"], source=form.cleaned_data["source"]
+            )
+        except function_service.FieldErrors as errors:
+            form.add_error(None, [m for ms in errors.errors.values() for m in ms])
+        else:
+            messages.success(request, f"Deployed. Code SHA-256 {latest.code_sha256}")
+            if not request.htmx:
+                return redirect(f"{reverse('console:code', args=[name])}?file={form.cleaned_data['filename']}")
+            form = None
+    context = _code_context(function, request.POST.get("filename"), form)
+    if form is not None and form.errors:
+        context["source"] = request.POST.get("source", "")
+    return render_page(request, "console/function_code.html", context, partial="editor")
+
+
+@login_required
+@require_POST
+def code_upload(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    form = ZipUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            latest = function_service.deploy_zip(version=get_latest(function), zip_data=form.cleaned_data["package"])
+        except function_service.FieldErrors as errors:
+            messages.error(request, "; ".join(m for ms in errors.errors.values() for m in ms))
+        else:
+            messages.success(request, f"Package deployed. Code SHA-256 {latest.code_sha256}")
+    else:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+    return redirect("console:code", name=name)
+
+
+def _configuration_initial(function: Function) -> dict[str, Any]:
+    latest = get_latest(function)
+    return {
+        "handler": latest.handler, "description": latest.description, "timeout": latest.timeout,
+        "memory_size": latest.memory_size, "environment": function_service.environment_text(latest.environment or {}),
+        "reserved_concurrency": function.reserved_concurrency,
+    }  # fmt: skip
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def configuration(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    from console.views import function_settings
+
+    function = get_visible_function(request.user, name)
+    form = ConfigurationForm(request.POST or None, initial=_configuration_initial(function))
+    saved = False
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            function_service.update_configuration(
+                function=function, handler=data["handler"], description=data["description"], timeout=data["timeout"],
+                memory_size=data["memory_size"], environment=function_service.parse_environment(data["environment"]),
+                reserved_concurrency=data["reserved_concurrency"],
+            )  # fmt: skip
+        except function_service.FieldErrors as errors:
+            for field, problems in errors.errors.items():
+                form.add_error(field if field in form.fields else None, problems)
+        else:
+            saved = True
+            if not request.htmx:
+                messages.success(request, "Configuration saved.")
+                return redirect("console:configuration", name=name)
+    context = {"function": function, "tab": "configuration", "form": form, "saved": saved,
+               **function_settings.settings_context(request, function)}  # fmt: skip
+    return render_page(request, "console/function_configuration.html", context, partial="general")

@@ -1,0 +1,157 @@
+"""Invocation history (per function and global), the invocation page, Replay, Save as test event, Compare."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from console import selectors
+from console.access import get_visible_function, get_visible_invocation
+from console.forms import CompareForm, HistoryForm, ReplayForm, SaveAsEventForm
+from console.placeholders import pretty
+from console.services import events as event_service
+from console.services import runs
+from console.timeline_view import invocation_context, timeline
+from console.views.common import HtmxHttpRequest, login_required, render_page
+from invocations.models import Function, Invocation
+
+
+def _history(request: HtmxHttpRequest, function: Function | None) -> HttpResponse:
+    form = HistoryForm(request.GET or None)
+    page = None
+    if not request.GET or form.is_valid():
+        data = form.cleaned_data if request.GET else {}
+        cursor = selectors.decode_cursor(data["cursor"]) if data.get("cursor") else None
+        if data.get("cursor") and cursor is None:
+            form.add_error("cursor", "This page link is not valid; start again from the first page.")
+        else:
+            filters = selectors.HistoryFilters(
+                status=data.get("status", ""), source=data.get("source", ""), invocation_type=data.get("type", ""),
+                version=data.get("version", ""), since=data.get("since"), until=data.get("until"),
+                request_id=(data.get("request_id") or "").strip(),
+            )  # fmt: skip
+            page = selectors.history(user=request.user, function=function, filters=filters, cursor=cursor)
+    next_query = None
+    if page is not None and page.next_cursor:
+        query = request.GET.copy()
+        query["cursor"] = page.next_cursor
+        next_query = query.urlencode()
+    context = {"function": function, "tab": "history", "form": form, "page": page, "next_query": next_query}
+    return render_page(request, "console/history.html", context, partial="rows", status=200 if page is not None else 400)
+
+
+@login_required
+@require_GET
+def function_history(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    return _history(request, get_visible_function(request.user, name))
+
+
+@login_required
+@require_GET
+def global_history(request: HtmxHttpRequest) -> HttpResponse:
+    return _history(request, None)
+
+
+def _detail_context(request: HtmxHttpRequest, invocation: Invocation, **extra: Any) -> dict[str, Any]:
+    context: dict[str, Any] = {**invocation_context(invocation), "tab": "history"}
+    context["function"] = invocation.function
+    context["attempts"] = list(invocation.attempts.all())
+    context["deliveries"] = list(invocation.deliveries.order_by("id"))
+    if invocation.invocation_type == Invocation.Type.EVENT:
+        context["timeline"], context["final"] = timeline(invocation)
+    qualifiers = selectors.qualifiers(invocation.function) if invocation.function else []
+    context["qualifiers"] = qualifiers
+    context["replay_form"] = extra.pop("replay_form", None) or ReplayForm(initial={"payload": pretty(invocation.payload), "qualifier": invocation.qualifier or "$LATEST"})
+    context["save_form"] = extra.pop("save_form", None) or SaveAsEventForm()
+    context.update(extra)
+    return context
+
+
+@login_required
+@require_GET
+def invocation_detail(request: HtmxHttpRequest, request_id: str) -> HttpResponse:
+    invocation = get_visible_invocation(request.user, request_id)
+    return render_page(request, "console/invocation.html", _detail_context(request, invocation))
+
+
+@login_required
+@require_POST
+def replay(request: HtmxHttpRequest, request_id: str) -> HttpResponse:
+    """Run the invocation's payload again (edited or not, on another qualifier or not) as a console test."""
+    invocation = get_visible_invocation(request.user, request_id)
+    if invocation.function is None:
+        return render_page(request, "console/invocation.html", _detail_context(request, invocation, note="The function no longer exists."), status=400)
+    function = get_visible_function(request.user, invocation.function.name)
+    form = ReplayForm(request.POST)
+    if form.is_valid() and (form.cleaned_data["qualifier"] or "$LATEST") not in selectors.qualifiers(function):
+        form.add_error("qualifier", "Unknown qualifier.")
+    if not form.is_valid():
+        return render_page(request, "console/invocation.html", _detail_context(request, invocation, replay_form=form), status=400)
+    asynchronous = request.POST.get("asynchronous") == "on"
+    started = runs.start_test(function=function, user=request.user, body=form.cleaned_data["payload"],
+                              qualifier=form.cleaned_data["qualifier"] or "$LATEST", asynchronous=asynchronous)
+    return redirect(reverse("console:test_run", args=[function.name, started.run.pk]))
+
+
+@login_required
+@require_POST
+def save_as_event(request: HtmxHttpRequest, request_id: str) -> HttpResponse:
+    invocation = get_visible_invocation(request.user, request_id)
+    form = SaveAsEventForm(request.POST)
+    if invocation.function is None or not form.is_valid():
+        return render_page(request, "console/invocation.html", _detail_context(request, invocation, save_form=form), status=400)
+    try:
+        event = event_service.create_event(function=invocation.function, user=request.user, name=form.cleaned_data["name"],
+                                           scope=form.cleaned_data["scope"], body=pretty(invocation.payload))
+    except event_service.EventError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return render_page(request, "console/invocation.html", _detail_context(request, invocation, save_form=form), status=400)
+    return redirect(f"{reverse('console:test', args=[invocation.function.name])}?event={event.pk}")
+
+
+def _diff(left: str, right: str) -> list[tuple[str, str, str]]:
+    """Side-by-side lines: (left, right, kind) with kind "same", "changed", "left-only" or "right-only"."""
+    a, b = left.splitlines(), right.splitlines()
+    rows: list[tuple[str, str, str]] = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            rows.extend((x, y, "same") for x, y in zip(a[i1:i2], b[j1:j2]))
+            continue
+        span = max(i2 - i1, j2 - j1)
+        for k in range(span):
+            x = a[i1 + k] if i1 + k < i2 else ""
+            y = b[j1 + k] if j1 + k < j2 else ""
+            kind = "changed" if i1 + k < i2 and j1 + k < j2 else ("left-only" if i1 + k < i2 else "right-only")
+            rows.append((x, y, kind))
+    return rows
+
+
+@login_required
+@require_GET
+def compare(request: HtmxHttpRequest) -> HttpResponse:
+    form = CompareForm(request.GET or None)
+    if not form.is_valid():
+        return render_page(request, "console/compare.html", {"form": form, "tab": "history"}, status=400 if request.GET else 200)
+    a = get_visible_invocation(request.user, form.cleaned_data["a"].strip())
+    b = get_visible_invocation(request.user, form.cleaned_data["b"].strip())
+    metrics = [
+        (label, getattr(a, attr), getattr(b, attr), getattr(a, attr) != getattr(b, attr))
+        for label, attr in (
+            ("Function", "function_name"), ("Version", "executed_version"), ("Status", "status"), ("Source", "source"),
+            ("Type", "invocation_type"), ("Duration (ms)", "duration_ms"), ("Billed duration (ms)", "billed_duration_ms"),
+            ("Init duration (ms)", "init_duration_ms"), ("Memory (MB)", "memory_size_mb"), ("Max memory used (MB)", "max_memory_used_mb"),
+            ("Code SHA-256", "code_sha256"),
+        )
+    ]  # fmt: skip
+    sections = [
+        ("Payload", _diff(pretty(a.payload), pretty(b.payload))),
+        ("Response", _diff(pretty(a.response), pretty(b.response))),
+        ("Logs", _diff(a.logs, b.logs)),
+    ]
+    context = {"form": form, "a": a, "b": b, "metrics": metrics, "sections": sections, "tab": "history"}
+    return render_page(request, "console/compare.html", context)

@@ -1,0 +1,140 @@
+/* The console's small amount of JavaScript: CodeMirror editors, JSON validation with line and
+   column, Format, copy buttons, and picking two invocations to compare. Everything works without
+   it (plain textareas and forms); this only makes it nicer. */
+(function () {
+  "use strict";
+  var PLACEHOLDER = /\{\{\s*(uuid|now|epoch_ms|random_int)\s*\}\}/g;
+
+  function probe(text) {
+    // Same-length stand-ins keep every position where the user typed it.
+    return text.replace(PLACEHOLDER, function (m) { return "1" + " ".repeat(m.length - 1); });
+  }
+
+  function position(text, error) {
+    var msg = String(error && error.message || error);
+    var lc = /line (\d+) column (\d+)/.exec(msg);
+    if (lc) return { line: +lc[1], column: +lc[2], message: msg.replace(/\s*\(line \d+ column \d+\)/, "") };
+    var pos = /position (\d+)/.exec(msg);
+    var offset = pos ? +pos[1] : text.length;
+    var before = text.slice(0, offset).split("\n");
+    return { line: before.length, column: before[before.length - 1].length + 1, message: msg };
+  }
+
+  function check(text) {
+    try { JSON.parse(probe(text)); return null; } catch (e) { return position(text, e); }
+  }
+
+  function render(status, problem) {
+    status.textContent = "";
+    var span = document.createElement("span");
+    if (problem) {
+      span.className = "error";
+      span.textContent = "Line " + problem.line + ", column " + problem.column + ": " + problem.message;
+    } else {
+      span.className = "ok";
+      span.textContent = "Valid JSON";
+    }
+    status.appendChild(span);
+  }
+
+  var timer = null;
+  function showStatus(textarea, cm) {
+    var status = document.getElementById("json-status");
+    if (!status || textarea.dataset.editor !== "json") return;
+    var text = cm ? cm.getValue() : textarea.value;
+    var problem = check(text);
+    var url = textarea.dataset.validateUrl;
+    if (!problem || !url) { render(status, problem); return; }
+    // The browser's message often has no position: ask the server's exact parser for it.
+    clearTimeout(timer);
+    timer = setTimeout(function () {
+      var headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+      var body = new URLSearchParams({ body: text });
+      fetch(url, { method: "POST", headers: headers, body: body, credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) { render(status, data.ok ? null : data); })
+        .catch(function () { render(status, problem); });
+    }, 150);
+  }
+
+  function format(text) {
+    var tokens = [];
+    var safe = text.replace(PLACEHOLDER, function (m, name, offset) {
+      var inString = (text.slice(0, offset).split('"').length - 1) % 2 === 1;
+      if (inString) return m;
+      tokens.push(m);
+      return '"__placeholder_' + (tokens.length - 1) + '__"';
+    });
+    var pretty = JSON.stringify(JSON.parse(safe), null, 2);
+    return pretty.replace(/"__placeholder_(\d+)__"/g, function (_, i) { return tokens[+i]; });
+  }
+
+  function initEditors(root) {
+    if (!window.CodeMirror) return;
+    (root || document).querySelectorAll("textarea[data-editor]").forEach(function (ta) {
+      if (ta._cm) return;
+      var json = ta.dataset.editor === "json";
+      var name = ta.dataset.filename || "";
+      var mode = json ? { name: "javascript", json: true } : (/\.(m?js|cjs|ts)$/.test(name) ? "javascript" : "text/plain");
+      var cm = CodeMirror.fromTextArea(ta, {
+        mode: mode, lineNumbers: true, matchBrackets: true, autoCloseBrackets: true,
+        indentUnit: json ? 2 : 4, tabSize: 4, viewportMargin: Infinity,
+      });
+      ta._cm = cm;
+      cm.on("change", function () { cm.save(); showStatus(ta, cm); });
+      showStatus(ta, cm);
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-format]");
+    if (button) {
+      var ta = document.querySelector(button.dataset.format);
+      var text = ta._cm ? ta._cm.getValue() : ta.value;
+      try {
+        var pretty = format(text);
+        if (ta._cm) ta._cm.setValue(pretty); else ta.value = pretty;
+      } catch (e) { showStatus(ta, ta._cm); }
+      return;
+    }
+    var copy = event.target.closest("[data-copy]");
+    if (copy) {
+      var node = document.querySelector(copy.dataset.copy);
+      if (node && navigator.clipboard) {
+        navigator.clipboard.writeText(node.textContent.trim()).then(function () { copy.textContent = "Copied"; });
+      }
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    if (event.target.id !== "compare-form") return;
+    var picked = Array.prototype.map.call(event.target.querySelectorAll("input[name=pick]:checked"), function (i) { return i.value; });
+    if (picked.length !== 2) { event.preventDefault(); alert("Pick exactly two invocations to compare."); return; }
+    event.target.querySelector("#compare-a").value = picked[0];
+    event.target.querySelector("#compare-b").value = picked[1];
+    event.target.querySelectorAll("input[name=pick]").forEach(function (i) { i.disabled = true; });
+  });
+
+  document.addEventListener("change", function (event) {
+    // Create page: a still-untouched blank template follows the chosen runtime.
+    if (event.target.name !== "runtime") return;
+    var data = document.getElementById("blanks");
+    var ta = document.querySelector("textarea[name=source]");
+    if (!data || !ta) return;
+    var blanks = JSON.parse(data.textContent);
+    var current = ta._cm ? ta._cm.getValue() : ta.value;
+    var isBlank = !current.trim() || Object.values(blanks).indexOf(current) >= 0;
+    if (isBlank) { var next = blanks[event.target.value] || ""; if (ta._cm) ta._cm.setValue(next); else ta.value = next; }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var data = document.getElementById("blanks");
+    var ta = document.querySelector("textarea[name=source]");
+    var runtime = document.querySelector("select[name=runtime]");
+    if (data && ta && runtime && !ta.value.trim()) ta.value = JSON.parse(data.textContent)[runtime.value] || "";
+    document.documentElement.classList.add("js");
+    initEditors(document);
+  });
+  document.addEventListener("htmx:load", function (event) { initEditors(event.detail.elt); });
+  window.workbenchJson = { check: check, format: format };
+})();
