@@ -299,6 +299,111 @@ class FunctionUrlConfig(models.Model):
         return self.url_id
 
 
+class EventSourceMapping(models.Model):
+    """Create/Get/Update/Delete/ListEventSourceMapping(s): a queue or stream that invokes a function
+    with batches of records (invocations/event_sources/)."""
+
+    class State(models.TextChoices):
+        CREATING = "Creating"
+        ENABLING = "Enabling"
+        ENABLED = "Enabled"
+        DISABLING = "Disabling"
+        DISABLED = "Disabled"
+        UPDATING = "Updating"
+        DELETING = "Deleting"
+
+    uuid = models.CharField(max_length=36, unique=True)
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="event_source_mappings")
+    qualifier = models.CharField(max_length=128, blank=True)  # "" = unqualified ($LATEST)
+    # "sqs" | "kinesis" | "rabbitmq" — which poller reads it (from the ARN / source configuration).
+    source_kind = models.CharField(max_length=16)
+    event_source_arn = models.CharField(max_length=1024, blank=True)
+    enabled = models.BooleanField(default=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CREATING)
+    state_transition_reason = models.CharField(max_length=256, blank=True)
+    batch_size = models.PositiveIntegerField()
+    maximum_batching_window_in_seconds = models.PositiveIntegerField(default=0)
+    starting_position = models.CharField(max_length=16, blank=True)  # TRIM_HORIZON | LATEST | AT_TIMESTAMP
+    starting_position_timestamp = models.DateTimeField(null=True, blank=True)
+    filter_criteria = models.JSONField(default=dict, blank=True)  # {"Filters": [{"Pattern": "…"}]}
+    function_response_types = models.JSONField(default=list, blank=True)
+    bisect_batch_on_function_error = models.BooleanField(default=False)
+    maximum_retry_attempts = models.IntegerField(default=-1)  # -1 = infinite (streams)
+    maximum_record_age_in_seconds = models.IntegerField(default=-1)
+    parallelization_factor = models.PositiveSmallIntegerField(default=1)
+    destination_config = models.JSONField(default=dict, blank=True)  # {"OnFailure": {"Destination": arn}}
+    scaling_config = models.JSONField(default=dict, blank=True)  # {"MaximumConcurrency": n} (SQS)
+    queues = models.JSONField(default=list, blank=True)  # RabbitMQ queue names (exactly one)
+    source_access_configurations = models.JSONField(default=list, blank=True)
+    # Where a non-AWS source lives (e.g. amqp://user:pass@host:5672/vhost for RabbitMQ).
+    source_url = models.CharField(max_length=1024, blank=True)
+    last_modified = models.DateTimeField(default=timezone.now)
+    last_processing_result = models.CharField(max_length=64, default="No records processed")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return self.uuid
+
+
+class PollerLease(models.Model):
+    """Who polls a queue or shard right now. A lease that is not renewed expires, so a poller
+    that died (kill -9, lost machine) is replaced by another worker."""
+
+    key = models.CharField(max_length=300, unique=True)  # "<mapping uuid>/<unit>" (unit: queue, shard id)
+    holder = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.holder}"
+
+
+class StreamCheckpoint(models.Model):
+    """The last sequence number processed per mapping and shard (a restart resumes after it)."""
+
+    mapping = models.ForeignKey(EventSourceMapping, on_delete=models.CASCADE, related_name="checkpoints")
+    shard_id = models.CharField(max_length=128)
+    sequence_number = models.CharField(max_length=128, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["mapping", "shard_id"], name="unique_stream_checkpoint")]
+
+    def __str__(self) -> str:
+        return f"{self.mapping_id}/{self.shard_id}@{self.sequence_number}"
+
+
+class Trigger(models.Model):
+    """Triggers that are not event source mappings: schedules and pushed events."""
+
+    class Kind(models.TextChoices):
+        SCHEDULE = "schedule"  # rate(…) / cron(…), EventBridge Scheduler style
+        WEBHOOK = "webhook"  # any system POSTs an event to a per-trigger secret URL
+        SNS = "sns"  # an SNS topic subscription delivering to the platform's HTTP endpoint
+
+    name = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="triggers")
+    qualifier = models.CharField(max_length=128, blank=True)
+    enabled = models.BooleanField(default=True)
+    schedule_expression = models.CharField(max_length=256, blank=True)
+    payload = models.TextField(blank=True)  # a fixed event for schedules, when set
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    token = models.CharField(max_length=64, blank=True, db_index=True)  # secret path part of push URLs
+    topic_arn = models.CharField(max_length=1024, blank=True)
+    subscription_arn = models.CharField(max_length=1024, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["function", "name"], name="unique_trigger_name")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
 class WorkerHeartbeat(models.Model):
     """What each node (web process or Celery worker) can run; CreateFunction checks it."""
 
