@@ -1,0 +1,109 @@
+"""The contract between the poller framework and the sources (SQS, Kinesis, RabbitMQ).
+
+The framework (supervisor.py) decides *who* polls *what*: for every enabled EventSourceMapping it
+asks the mapping's Source for its poll units (the queue; each shard), holds a PollerLease per unit so
+that no two workers ever poll the same unit (a lease that is not renewed expires, so a dead poller is
+replaced), and calls ``Source.run_slice`` repeatedly while it holds the lease. A source decides
+*how*: receiving, filtering, batch assembly (never over the 6 MB payload limit), invoking through
+``invoke_batch``, acknowledging, checkpointing, partial-batch failures, retries, bisecting and the
+on-failure destination.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from invocations.models import EventSourceMapping, Invocation
+
+# One invocation's payload never exceeds Invoke's synchronous limit (spec §3.4): a batch is cut
+# before it would.
+MAX_BATCH_PAYLOAD_BYTES = 6_291_456
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What the function did with one batch."""
+
+    request_id: str
+    function_error: str | None  # "Unhandled" when the function failed
+    payload: bytes  # the function's response (or error object)
+    throttled: bool = False  # the invoke was refused before the function ran (429)
+
+    @property
+    def failed(self) -> bool:
+        return self.function_error is not None or self.throttled
+
+    def batch_item_failures(self) -> list[str] | None:
+        """The itemIdentifiers of a partial batch response (spec §8.3); None when the whole batch
+        failed (invalid response, empty or null identifiers, function error)."""
+        if self.failed:
+            return None
+        if not self.payload.strip():
+            return []
+        try:
+            response = json.loads(self.payload)
+        except ValueError:
+            return None
+        if response is None:
+            return []
+        if not isinstance(response, dict):
+            return None
+        failures = response.get("batchItemFailures")
+        if failures is None:
+            return []
+        if not isinstance(failures, list):
+            return None
+        identifiers: list[str] = []
+        for failure in failures:
+            if not isinstance(failure, dict):
+                return None
+            identifier = failure.get("itemIdentifier")
+            if not isinstance(identifier, str) or not identifier:
+                return None
+            identifiers.append(identifier)
+        return identifiers
+
+
+Invoker = Callable[[dict[str, Any]], BatchResult]
+
+
+class Source(Protocol):
+    """One kind of event source; instances are stateless (state lives in the database/broker)."""
+
+    kind: str  # EventSourceMapping.source_kind
+
+    def units(self, mapping: EventSourceMapping) -> list[str]:
+        """What can be polled independently: ["queue"] for a queue, the shard ids of a stream."""
+        ...
+
+    def run_slice(self, mapping: EventSourceMapping, unit: str, *, deadline: float, invoke: Invoker) -> None:
+        """Poll `unit` until the monotonic `deadline` (or sooner), invoking batches with `invoke`.
+        Must return promptly at the deadline; the framework calls it again while the lease holds."""
+        ...
+
+
+def invoke_batch(mapping: EventSourceMapping, event: dict[str, Any]) -> BatchResult:
+    """Invoke the mapping's function synchronously with one batch; recorded with source "trigger"."""
+    from invocations.api.errors import TooManyRequestsException
+    from invocations.services.invoke import invoke
+
+    request_id = str(uuid.uuid4())
+    try:
+        outcome = invoke(
+            function_name=mapping.function.name,
+            qualifier=mapping.qualifier or None,
+            payload=json.dumps(event, separators=(",", ":")).encode(),
+            invocation_type="RequestResponse",
+            log_type=None,
+            client_context=None,
+            source=Invocation.Source.TRIGGER,
+            caller_id=mapping.created_by_id,
+            request_id=request_id,
+        )
+    except TooManyRequestsException:
+        return BatchResult(request_id=request_id, function_error=None, payload=b"", throttled=True)
+    return BatchResult(request_id=request_id, function_error=outcome.function_error, payload=outcome.payload)
