@@ -1,7 +1,7 @@
 """Function URL configs (spec §7.1): Create/Get/Update/Delete/ListFunctionUrlConfig(s), and the
 links a URL answers on.
 
-Read helpers for the console (see docs/invocation-methods.md, "For the console"):
+Read helpers for the console (see README.md, "Function URLs"):
 ``url_configs(function_name=…)``, ``get_url_config(function_name=…, qualifier=…)`` and
 ``links(config, request_host=…)`` → ``UrlLinks(function_url, path_url, curl)``. The console can
 create/update/delete with the same services the API uses.

@@ -3,7 +3,7 @@
 Used by InvokeWithResponseStream and by RESPONSE_STREAM function URLs. The call runs on this
 node's pool like a RequestResponse invoke (no queue in the path), but the caller's thread reads the
 runtime's chunks from a ``ResponseStream`` while the function still runs. A function that answers
-with an ordinary buffered response (every Python handler: see docs/invocation-methods.md) comes
+with an ordinary buffered response (every Python handler: see README.md) comes
 back whole, as ``buffered``.
 
 The record is written when the stream ends — also when the client went away midway (the function

@@ -5,7 +5,7 @@ events. SigV4-signed like the AWS API (same keys, service ``lambda``), same erro
 Every authenticated caller sees every function's records (one account per deployment, as for
 Invoke; spec-level permissions are not modelled).
 
-Routes (documented in docs/invocation-methods.md, "The workbench API"):
+Routes (documented in README.md, "The workbench API"):
 
 * ``GET  functions/{name}/invocations`` — newest first; filters ``status``, ``source``,
   ``qualifier``; ``limit`` (1–200, default 50); ``Marker`` for the next page. With ``since`` (a

@@ -97,7 +97,7 @@ def test_a_streaming_handler_invoked_without_a_stream_is_collected(pool: Pool, f
 
 
 def test_a_python_handler_answers_buffered_even_when_the_caller_streams(pool: Pool, function) -> None:
-    """awslambdaric 4.2.2 posts one buffered response per invocation (docs/invocation-methods.md)."""
+    """awslambdaric 4.2.2 posts one buffered response per invocation (README.md)."""
     spec = function({"app.py": "def handler(event, context):\n    return {'streamed': False}\n"})
     events, result = stream_invoke(pool, spec)
     assert [e[0] for e in events] == ["end"]
