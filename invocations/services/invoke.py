@@ -375,6 +375,27 @@ def invoke(
     )
 
 
+def engine_failure(
+    invocation: Invocation, error: TooManyRequests | RuntimeUnavailable, *, runtime: str = ""
+) -> TooManyRequestsException | InvalidRuntimeException:
+    """Record a platform failure that stopped the function from running; return the AWS error to raise."""
+    if isinstance(error, TooManyRequests):
+        invocation.status = Invocation.Status.THROTTLED
+        invocation.error_type = "TooManyRequestsException"
+        invocation.response = error.message
+        aws_error: TooManyRequestsException | InvalidRuntimeException = TooManyRequestsException(
+            error.reason, error.message
+        )
+    else:
+        invocation.status = Invocation.Status.FAILED
+        invocation.error_type = "InvalidRuntimeException"
+        invocation.response = str(error)
+        runtime_name = f"runtime {runtime}" if runtime else "runtime"
+        aws_error = InvalidRuntimeException(f"The {runtime_name} is not available on this node: {error}")
+    recorder.record(invocation)
+    return aws_error
+
+
 def _run(version: FunctionVersion, request: InvokeRequest, invocation: Invocation) -> InvokeResult:
     """Run on this node's pool and hand the record to the recorder, whatever happens."""
     from invocations.node import get_pool
@@ -383,20 +404,8 @@ def _run(version: FunctionVersion, request: InvokeRequest, invocation: Invocatio
         result = get_pool().invoke(
             function_spec(version), request, reserved_concurrency=version.function.reserved_concurrency
         )
-    except TooManyRequests as error:
-        invocation.status = Invocation.Status.THROTTLED
-        invocation.error_type = "TooManyRequestsException"
-        invocation.response = error.message
-        recorder.record(invocation)
-        raise TooManyRequestsException(error.reason, error.message) from None
-    except RuntimeUnavailable as error:
-        invocation.status = Invocation.Status.FAILED
-        invocation.error_type = "InvalidRuntimeException"
-        invocation.response = str(error)
-        recorder.record(invocation)
-        raise InvalidRuntimeException(
-            f"The runtime {version.runtime} is not available on this node: {error}"
-        ) from None
+    except (TooManyRequests, RuntimeUnavailable) as error:
+        raise engine_failure(invocation, error, runtime=version.runtime) from None
     apply_result(invocation, result)
     recorder.record(invocation)
     return result

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from invocations import recorder
-from invocations.api.errors import InvalidRuntimeException, TooManyRequestsException
 from invocations.arns import function_arn, parse_function_name
 from invocations.engine.types import InvokeRequest, InvokeResult, ResponseStream, RuntimeUnavailable, TooManyRequests
 from invocations.models import FunctionVersion, Invocation
@@ -71,18 +70,8 @@ def _finish(future: Future[InvokeResult], invocation: Invocation, wait_s: float)
     """The engine's result, recorded; platform failures raised as AWS errors (after recording)."""
     try:
         result = future.result(timeout=wait_s)
-    except TooManyRequests as error:
-        invocation.status = Invocation.Status.THROTTLED
-        invocation.error_type = "TooManyRequestsException"
-        invocation.response = error.message
-        recorder.record(invocation)
-        raise TooManyRequestsException(error.reason, error.message) from None
-    except RuntimeUnavailable as error:
-        invocation.status = Invocation.Status.FAILED
-        invocation.error_type = "InvalidRuntimeException"
-        invocation.response = str(error)
-        recorder.record(invocation)
-        raise InvalidRuntimeException(f"The runtime is not available on this node: {error}") from None
+    except (TooManyRequests, RuntimeUnavailable) as error:
+        raise invoke_service.engine_failure(invocation, error) from None
     invoke_service.apply_result(invocation, result)
     recorder.record(invocation)
     return result
