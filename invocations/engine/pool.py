@@ -396,7 +396,7 @@ def _forward(source: asyncio.Future[Any], target: Future[InvokeResult], *, neste
     if source.cancelled():
         target.set_exception(RuntimeUnavailable("the invocation was cancelled (pool shutting down)"))
     elif source.exception() is not None:
-        target.set_exception(source.exception())  # type: ignore[arg-type]
+        target.set_exception(source.exception())
     elif nested:
         source.result().add_done_callback(lambda f: _forward(f, target))
     else:
