@@ -30,7 +30,7 @@ if app.conf.broker_url.startswith(("redis://", "rediss://")):
         **(app.conf.broker_transport_options or {}),
         "visibility_timeout": settings.LAMBDA_ASYNC_VISIBILITY_TIMEOUT_SECONDS,
     }
-app.autodiscover_tasks(["invocations", "console"])
+app.autodiscover_tasks(["invocations", "console", "invocations.event_sources"])
 
 
 def _tune_sqlalchemy_transport() -> None:

@@ -211,7 +211,36 @@ LAMBDA_DESTINATION_TIMEOUT_SECONDS = envfloat("LAMBDA_DESTINATION_TIMEOUT_SECOND
 LAMBDA_WEBHOOK_SECRET = os.environ.get("LAMBDA_WEBHOOK_SECRET", "")
 LAMBDA_WEBHOOK_ALLOWED_HOSTS = [h.strip() for h in os.environ.get("LAMBDA_WEBHOOK_ALLOWED_HOSTS", "").split(",") if h.strip()]
 
-# --- Function URLs (invocations/urls_function, docs/invocation-methods.md) ----------------------
+# --- Schedules and push triggers (invocations/event_sources/{scheduler,push}.py) -----------------
+# How often each worker looks for due schedules (their fire times are whole minutes).
+LAMBDA_SCHEDULER_SECONDS = envfloat("LAMBDA_SCHEDULER_SECONDS", 1.0)
+# Where an SNS subscription endpoint may fetch SigningCertURL and SubscribeURL from: host patterns
+# over https (fnmatch, e.g. "*.amazonaws.com"), or full origins ("http://127.0.0.1:4566") for an
+# emulator. When AWS_ENDPOINT_URL_SNS is set, certificates named sns.<region>.amazonaws.com are
+# fetched from that endpoint instead (moto and LocalStack serve the certificate they signed with).
+LAMBDA_SNS_TRUSTED_HOSTS = [
+    h.strip() for h in os.environ.get("LAMBDA_SNS_TRUSTED_HOSTS", "*.amazonaws.com").split(",") if h.strip()
+]
+
+# --- Event source mappings (invocations/event_sources/supervisor.py, sqs.py; docs/event-sources.md) --
+LAMBDA_ESM_TICK_SECONDS = envfloat("LAMBDA_ESM_TICK_SECONDS", 1.0)  # how often mapping changes are followed
+LAMBDA_ESM_SLICE_SECONDS = envfloat("LAMBDA_ESM_SLICE_SECONDS", 2.0)  # a poller re-reads its mapping between slices
+LAMBDA_ESM_LEASE_SECONDS = envfloat("LAMBDA_ESM_LEASE_SECONDS", 30.0)  # a lost machine's pollers are replaced after this
+LAMBDA_ESM_UNITS_REFRESH_SECONDS = envfloat("LAMBDA_ESM_UNITS_REFRESH_SECONDS", 10.0)  # re-list shards / pollers
+LAMBDA_ESM_MAX_POLLERS = envint("LAMBDA_ESM_MAX_POLLERS", 64)  # poller threads per worker (0: polls nothing)
+LAMBDA_ESM_SQS_DEFAULT_CONCURRENCY = envint("LAMBDA_ESM_SQS_DEFAULT_CONCURRENCY", 5)  # pollers per SQS mapping
+
+# --- Stream and broker sources (invocations/event_sources/kinesis.py, rabbitmq.py) --------------
+# How long a Kinesis shard poller waits when GetRecords returns nothing.
+LAMBDA_KINESIS_POLL_SECONDS = envfloat("LAMBDA_KINESIS_POLL_SECONDS", 1.0)
+# A failing stream batch blocks its shard and is retried after base, 2×base … up to the maximum.
+LAMBDA_STREAM_RETRY_BASE_DELAY_SECONDS = envfloat("LAMBDA_STREAM_RETRY_BASE_DELAY_SECONDS", 1.0)
+LAMBDA_STREAM_RETRY_MAX_DELAY_SECONDS = envfloat("LAMBDA_STREAM_RETRY_MAX_DELAY_SECONDS", 30.0)
+# RabbitMQ: pause after a failed (requeued) batch, and between reconnects to an unreachable broker.
+LAMBDA_RABBITMQ_RETRY_DELAY_SECONDS = envfloat("LAMBDA_RABBITMQ_RETRY_DELAY_SECONDS", 1.0)
+LAMBDA_RABBITMQ_RECONNECT_SECONDS = envfloat("LAMBDA_RABBITMQ_RECONNECT_SECONDS", 5.0)
+
+# --- Function URLs (invocations/urls_function, README.md) ----------------------
 # FunctionUrl is http://<url-id>.lambda-url.<region>.<FUNCTION_URL_DOMAIN>:<port>/. The default
 # "localhost" works because browsers and curl resolve *.localhost to loopback; set a wildcard DNS
 # name of your own for other machines. Every URL also answers on /lambda-url/<url-id>/ on any host.

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
-from console.views import events, function_settings, functions, history, keys, test_tab
+from console.views import events, function_settings, functions, history, keys, test_tab, triggers
 
 app_name = "console"
 
@@ -34,6 +34,7 @@ urlpatterns = [
     path(F + "events/<int:event_id>/versions/", events.event_versions, name="event_versions"),
     path(F + "events/<int:event_id>/versions/<int:number>/restore/", events.restore_version, name="restore_version"),
     path(F + "history/", history.function_history, name="function_history"),
+    path(F + "triggers/", include(triggers.urlpatterns)),
     path("history/", history.global_history, name="history"),
     path("invocations/<str:request_id>/", history.invocation_detail, name="invocation"),
     path("invocations/<str:request_id>/replay/", history.replay, name="replay"),

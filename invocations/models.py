@@ -339,6 +339,10 @@ class EventSourceMapping(models.Model):
     source_url = models.CharField(max_length=1024, blank=True)
     last_modified = models.DateTimeField(default=timezone.now)
     last_processing_result = models.CharField(max_length=64, default="No records processed")
+    # What the console's Triggers tab shows (kept by invoke_batch, see event_sources/stats.py).
+    records_processed = models.BigIntegerField(default=0)
+    last_request_id = models.CharField(max_length=36, blank=True)
+    last_error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -396,6 +400,13 @@ class Trigger(models.Model):
     subscription_arn = models.CharField(max_length=1024, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Webhooks: the HMAC key of X-Workbench-Signature, encrypted like access keys (shown once).
+    secret_encrypted = models.TextField(blank=True)
+    # What the console's Triggers tab shows: events invoked, the last one and the last failure.
+    invocation_count = models.BigIntegerField(default=0)
+    last_request_id = models.CharField(max_length=36, blank=True)
+    last_result = models.CharField(max_length=128, blank=True)
+    last_error = models.TextField(blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["function", "name"], name="unique_trigger_name")]

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 
 from invocations import dispatch, node, recorder
+from invocations.event_sources import scheduler
 from invocations.services import async_events
 
 logger = logging.getLogger(__name__)
@@ -66,10 +67,12 @@ def start_sweeper() -> None:
 def _register_worker(**_: Any) -> None:
     node.start_node("worker")
     start_sweeper()
+    scheduler.start()
 
 
 @worker_shutdown.connect
 def _withdraw_worker(**_: Any) -> None:
     _sweep_stop.set()
+    scheduler.stop()
     node.stop_node()
     recorder.get_recorder().close()

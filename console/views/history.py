@@ -18,6 +18,7 @@ from console.services import events as event_service
 from console.services import runs
 from console.timeline_view import invocation_context, timeline
 from console.views.common import HtmxHttpRequest, login_required, render_page
+from console.views.triggers import batch_records
 from invocations.models import Function, Invocation
 
 
@@ -62,6 +63,7 @@ def _detail_context(request: HtmxHttpRequest, invocation: Invocation, **extra: A
     context["function"] = invocation.function
     context["attempts"] = list(invocation.attempts.all())
     context["deliveries"] = list(invocation.deliveries.order_by("id"))
+    context["records"] = batch_records(invocation)
     if invocation.invocation_type == Invocation.Type.EVENT:
         context["timeline"], context["final"] = timeline(invocation)
     qualifiers = selectors.qualifiers(invocation.function) if invocation.function else []

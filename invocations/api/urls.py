@@ -9,6 +9,8 @@ from invocations.api.base import methods
 from invocations.api.views import aliases, concurrency, function_urls, functions, invoke, streaming, versions
 from invocations.api.views import workbench
 from invocations.api.views import async_status, event_invoke_config
+from invocations.api.views import triggers
+from invocations.api.views import event_source_mappings
 
 FN = r"(?P<function_name>[^/]+)"
 
@@ -63,6 +65,18 @@ urlpatterns = [
         rf"^2015-03-31/functions/{FN}/async-invocations/(?P<request_id>[^/]+)/?$",
         methods(GET=async_status.get_async_invocation),
     ),
+    re_path(
+        r"^2015-03-31/event-source-mappings/?$",
+        methods(GET=event_source_mappings.list_event_source_mappings, POST=event_source_mappings.create_event_source_mapping),
+    ),
+    re_path(
+        r"^2015-03-31/event-source-mappings/(?P<mapping_uuid>[^/]+)/?$",
+        methods(
+            GET=event_source_mappings.get_event_source_mapping,
+            PUT=event_source_mappings.update_event_source_mapping,
+            DELETE=event_source_mappings.delete_event_source_mapping,
+        ),
+    ),
     re_path(r"^2016-08-19/account-settings/?$", methods(GET=functions.get_account_settings)),
     re_path(
         rf"^2021-11-15/functions/{FN}/response-streaming-invocations/?$",
@@ -78,7 +92,7 @@ urlpatterns = [
         ),
     ),
     re_path(rf"^2021-10-31/functions/{FN}/urls/?$", methods(GET=function_urls.list_function_url_configs)),
-    # The workbench's own JSON API for its CLI (SigV4 like the AWS API; see docs/invocation-methods.md).
+    # The workbench's own JSON API for its CLI (SigV4 like the AWS API; see README.md).
     re_path(rf"^_workbench/api/functions/{FN}/invocations/?$", methods(GET=workbench.list_invocations)),
     re_path(r"^_workbench/api/invocations/(?P<request_id>[^/]+)/?$", methods(GET=workbench.get_invocation)),
     re_path(r"^_workbench/api/invocations/(?P<request_id>[^/]+)/replay/?$", methods(POST=workbench.replay)),
@@ -87,6 +101,20 @@ urlpatterns = [
         methods(GET=workbench.list_events, POST=workbench.create_events),
     ),
     re_path(rf"^_workbench/api/functions/{FN}/events/(?P<name>[^/]+)/?$", methods(GET=workbench.get_event)),
+    # Schedules, webhook and SNS triggers (views/triggers.py): SigV4 API, and public push endpoints
+    # authenticated by the token in the URL and a signature.
+    re_path(
+        rf"^_workbench/api/functions/{FN}/triggers/?$",
+        methods(GET=triggers.list_triggers, POST=triggers.create_trigger),
+    ),
+    re_path(
+        rf"^_workbench/api/functions/{FN}/triggers/(?P<name>[^/]+)/?$",
+        methods(GET=triggers.get_trigger, DELETE=triggers.delete_trigger),
+    ),
+    re_path(rf"^_workbench/api/functions/{FN}/triggers/(?P<name>[^/]+)/enable/?$", methods(POST=triggers.enable_trigger)),
+    re_path(rf"^_workbench/api/functions/{FN}/triggers/(?P<name>[^/]+)/disable/?$", methods(POST=triggers.disable_trigger)),
+    re_path(r"^_workbench/hooks/(?P<token>[A-Za-z0-9_-]+)/?$", triggers.webhook, name="trigger-webhook"),
+    re_path(r"^_workbench/sns/(?P<token>[A-Za-z0-9_-]+)/?$", triggers.sns, name="trigger-sns"),
     # GetFunction's Code.Location: a plain GET with an expiring HMAC token, no SigV4 (as S3 presigned URLs).
     re_path(r"^_workbench/code/(?P<digest>[0-9a-f]{64})\.zip$", functions.download_code, name="function-code"),
 ]

@@ -12,12 +12,17 @@ on-failure destination.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from django.db import DatabaseError
+
 from invocations.models import EventSourceMapping, Invocation
+
+logger = logging.getLogger(__name__)
 
 # One invocation's payload never exceeds Invoke's synchronous limit (spec §3.4): a batch is cut
 # before it would.
@@ -89,6 +94,7 @@ class Source(Protocol):
 def invoke_batch(mapping: EventSourceMapping, event: dict[str, Any]) -> BatchResult:
     """Invoke the mapping's function synchronously with one batch; recorded with source "trigger"."""
     from invocations.api.errors import TooManyRequestsException
+    from invocations.event_sources import stats
     from invocations.services.invoke import invoke
 
     request_id = str(uuid.uuid4())
@@ -105,5 +111,14 @@ def invoke_batch(mapping: EventSourceMapping, event: dict[str, Any]) -> BatchRes
             request_id=request_id,
         )
     except TooManyRequestsException:
-        return BatchResult(request_id=request_id, function_error=None, payload=b"", throttled=True)
-    return BatchResult(request_id=request_id, function_error=outcome.function_error, payload=outcome.payload)
+        result = BatchResult(request_id=request_id, function_error=None, payload=b"", throttled=True)
+    else:
+        result = BatchResult(request_id=request_id, function_error=outcome.function_error, payload=outcome.payload)
+    error = stats.batch_error(result.function_error, result.throttled, result.payload)
+    try:
+        stats.record_batch(mapping, event, request_id=request_id, error=error)
+    except DatabaseError:
+        # The console's counters must never make a source treat a processed batch as failed (it
+        # would be delivered again): a lost count is logged, the batch result stands.
+        logger.warning("could not update the statistics of mapping %s", mapping.uuid, exc_info=True)
+    return result

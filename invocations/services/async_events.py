@@ -143,7 +143,8 @@ def run_queued_invocation(*, invocation_id: int) -> None:
         if past in _RAN:
             break
         platform_failures += 1
-    finished = timezone.now()
+    # Delays count from the end of the attempt (its recorded finish), not from whenever this line runs.
+    finished = attempt.finished_at or timezone.now()
     decision = retry_policy.decide(
         attempt=function_runs,
         age_seconds=(finished - invocation.created_at).total_seconds(),

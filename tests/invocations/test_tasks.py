@@ -112,5 +112,6 @@ def test_a_ready_worker_registers_its_node(monkeypatch: pytest.MonkeyPatch) -> N
     started: list[str] = []
     monkeypatch.setattr(node, "start_node", started.append)
     monkeypatch.setattr(tasks, "start_sweeper", lambda: started.append("sweeper"))
+    monkeypatch.setattr(tasks.scheduler, "start", lambda: started.append("schedules"))
     worker_ready.send(sender=None)
-    assert started == ["worker", "sweeper"]
+    assert started == ["worker", "sweeper", "schedules"]

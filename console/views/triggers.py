@@ -1,0 +1,225 @@
+"""The Triggers tab: the function's event source mappings and its schedules, webhooks and SNS
+subscriptions — state, last result, records processed, last error — with add / enable / disable /
+delete, and **Send test record** for SQS mappings (``event_sources/record_probe.py``).
+
+Mappings change through the ESM service (``services/event_source_mappings.py``), triggers through
+``services/triggers.py``; this module only translates forms to service calls.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.urls import path
+from django.views.decorators.http import require_http_methods, require_POST
+
+from console.access import get_visible_function
+from console.views.common import HtmxHttpRequest, login_required, render_page
+from invocations.api.errors import AwsError
+from invocations.event_sources import schedules
+from invocations.models import EventSourceMapping, Function, Invocation, Trigger
+from invocations.services import event_source_mappings as esm_service
+from invocations.services import triggers as trigger_service
+
+TEMPLATE = "console/function_triggers.html"
+
+
+class TriggerForm(forms.Form):
+    kind = forms.ChoiceField(choices=Trigger.Kind.choices)
+    name = forms.RegexField(regex=r"^[A-Za-z0-9_.-]{1,64}$", max_length=64, help_text="Letters, digits, '_', '.', '-'.")
+    qualifier = forms.CharField(max_length=128, required=False, help_text="Alias or version; empty = $LATEST.")
+    schedule_expression = forms.CharField(
+        max_length=256, required=False, label="Schedule expression", help_text="rate(5 minutes) or cron(0 12 * * ? *), UTC."
+    )
+    payload = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False, help_text="Schedules: a fixed event (JSON) instead of the scheduled-event shape.")
+    topic_arn = forms.CharField(max_length=1024, required=False, label="Topic ARN", help_text="SNS: arn:aws:sns:REGION:ACCOUNT:TOPIC.")
+
+
+class MappingForm(forms.Form):
+    event_source_arn = forms.CharField(max_length=1024, label="Event source ARN", help_text="An SQS queue or Kinesis stream ARN.")
+    batch_size = forms.IntegerField(min_value=1, max_value=10000, required=False, label="Batch size")
+    maximum_batching_window_in_seconds = forms.IntegerField(min_value=0, max_value=300, required=False, label="Batching window (s)")
+    starting_position = forms.ChoiceField(
+        choices=[("", "—"), ("TRIM_HORIZON", "TRIM_HORIZON"), ("LATEST", "LATEST")], required=False, help_text="Streams only."
+    )
+    filter_pattern = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Filter pattern", help_text='e.g. {"body": {"kind": ["order"]}}')
+    report_batch_item_failures = forms.BooleanField(required=False, label="Report batch item failures")
+
+
+class TestRecordForm(forms.Form):
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=262144, label="Message body")
+
+
+def _mappings(function: Function) -> list[EventSourceMapping]:
+    return list(EventSourceMapping.objects.filter(function=function).exclude(state="Deleting").order_by("id"))
+
+
+def _context(function: Function, **extra: Any) -> dict[str, Any]:
+    triggers = trigger_service.list_triggers(function=function)
+    for trigger in triggers:
+        trigger.describe = schedules.describe(trigger.schedule_expression) if trigger.schedule_expression else ""  # type: ignore[attr-defined]
+        trigger.endpoint = trigger_service.endpoint_path(trigger)  # type: ignore[attr-defined]
+    return {
+        "function": function, "tab": "triggers", "mappings": _mappings(function), "triggers": triggers,
+        "trigger_form": extra.pop("trigger_form", None) or TriggerForm(initial={"kind": "schedule"}),
+        "mapping_form": extra.pop("mapping_form", None) or MappingForm(),
+        "test_form": TestRecordForm(initial={"body": '{"hello": "world"}'}),
+        **extra,
+    }  # fmt: skip
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def triggers_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """The tab; a POST adds a schedule, webhook or SNS trigger."""
+    function = get_visible_function(request.user, name)
+    if request.method == "GET":
+        return render_page(request, TEMPLATE, _context(function))
+    form = TriggerForm(request.POST)
+    if not form.is_valid():
+        return render_page(request, TEMPLATE, _context(function, trigger_form=form), status=400)
+    data = form.cleaned_data
+    try:
+        created = trigger_service.create_trigger(
+            function=function, name=data["name"], kind=data["kind"], qualifier=data["qualifier"],
+            schedule_expression=data["schedule_expression"] if data["kind"] == "schedule" else "",
+            payload=data["payload"] if data["kind"] == "schedule" else "",
+            topic_arn=data["topic_arn"] if data["kind"] == "sns" else "",
+        )  # fmt: skip
+    except AwsError as error:
+        form.add_error(None, error.message)
+        return render_page(request, TEMPLATE, _context(function, trigger_form=form), status=400)
+    messages.success(request, f"Trigger {created.trigger.name} added.")
+    if created.secret:
+        # Shown on this response only: it is stored encrypted and never displayed again.
+        return render_page(request, TEMPLATE, _context(function, new_secret=created.secret, new_trigger=created.trigger,
+                                                               new_endpoint=trigger_service.endpoint_path(created.trigger)))
+    return redirect("console:triggers", name=function.name)
+
+
+@login_required
+@require_POST
+def trigger_action(request: HtmxHttpRequest, name: str, trigger: str) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    action = request.POST.get("action")
+    try:
+        if action in ("enable", "disable"):
+            trigger_service.set_enabled(function=function, name=trigger, enabled=action == "enable")
+            messages.success(request, f"Trigger {trigger} {action}d.")
+        elif action == "delete":
+            trigger_service.delete_trigger(function=function, name=trigger)
+            messages.success(request, f"Trigger {trigger} deleted.")
+        else:
+            messages.error(request, "Unknown action.")
+    except AwsError as error:
+        messages.error(request, error.message or error.code)
+    return redirect("console:triggers", name=function.name)
+
+
+def _mapping(function: Function, mapping_uuid: str) -> EventSourceMapping:
+    mapping = EventSourceMapping.objects.select_related("function").filter(function=function, uuid=mapping_uuid).first()
+    if mapping is None:
+        raise Http404("No such mapping")
+    return mapping
+
+
+@login_required
+@require_POST
+def add_mapping(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    form = MappingForm(request.POST)
+    if not form.is_valid():
+        return render_page(request, TEMPLATE, _context(function, mapping_form=form), status=400)
+    data = form.cleaned_data
+    body: dict[str, Any] = {"EventSourceArn": data["event_source_arn"], "FunctionName": function.name}
+    if data["batch_size"] is not None:
+        body["BatchSize"] = data["batch_size"]
+    if data["maximum_batching_window_in_seconds"] is not None:
+        body["MaximumBatchingWindowInSeconds"] = data["maximum_batching_window_in_seconds"]
+    if data["starting_position"]:
+        body["StartingPosition"] = data["starting_position"]
+    if data["filter_pattern"].strip():
+        body["FilterCriteria"] = {"Filters": [{"Pattern": data["filter_pattern"].strip()}]}
+    if data["report_batch_item_failures"]:
+        body["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+    try:
+        mapping = esm_service.create_event_source_mapping(body=body, created_by_id=request.user.pk)
+    except AwsError as error:
+        form.add_error(None, error.message)
+        return render_page(request, TEMPLATE, _context(function, mapping_form=form), status=400)
+    messages.success(request, f"Event source mapping {mapping.uuid} created.")
+    return redirect("console:triggers", name=function.name)
+
+
+@login_required
+@require_POST
+def mapping_action(request: HtmxHttpRequest, name: str, mapping_uuid: str) -> HttpResponse:
+    function = get_visible_function(request.user, name)
+    mapping = _mapping(function, mapping_uuid)
+    action = request.POST.get("action")
+    try:
+        if action in ("enable", "disable"):
+            esm_service.update_event_source_mapping(mapping_uuid=mapping.uuid, body={"Enabled": action == "enable"})
+            messages.success(request, f"Mapping {action}d.")
+        elif action == "delete":
+            esm_service.delete_event_source_mapping(mapping_uuid=mapping.uuid)
+            messages.success(request, "Mapping deleted.")
+        else:
+            messages.error(request, "Unknown action.")
+    except AwsError as error:
+        messages.error(request, error.message or error.code)
+    return redirect("console:triggers", name=function.name)
+
+
+@login_required
+@require_POST
+def send_test_record(request: HtmxHttpRequest, name: str, mapping_uuid: str) -> HttpResponse:
+    from invocations.event_sources import record_probe
+
+    function = get_visible_function(request.user, name)
+    mapping = _mapping(function, mapping_uuid)
+    form = TestRecordForm(request.POST)
+    if not form.is_valid() or mapping.source_kind != "sqs":
+        problem = "Send test record is available for SQS mappings." if form.is_valid() else "A message body is required."
+        return render_page(request, TEMPLATE, _context(function, probe_error=problem, probe_mapping=mapping), partial="probe", status=400)
+    outcome = record_probe.send_test_record(mapping, form.cleaned_data["body"])
+    context = _context(function, probe=outcome, probe_mapping=mapping, probe_record=json.dumps(outcome.record, indent=2))
+    return render_page(request, TEMPLATE, context, partial="probe")
+
+
+def batch_records(invocation: Invocation) -> list[dict[str, Any]]:
+    """The records of a batch invocation (source "trigger"), for the invocation page."""
+    if invocation.source != Invocation.Source.TRIGGER:
+        return []
+    try:
+        event = json.loads(invocation.payload or "{}")
+    except ValueError:
+        return []
+    records: list[Any] = []
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        records = event["Records"]
+    elif isinstance(event, dict) and isinstance(event.get("rmqMessagesByQueue"), dict):
+        records = [m for messages_ in event["rmqMessagesByQueue"].values() if isinstance(messages_, list) for m in messages_]
+    rows = []
+    for index, record in enumerate(r for r in records if isinstance(r, dict)):
+        identifier = (
+            record.get("messageId") or (record.get("kinesis") or {}).get("sequenceNumber")
+            or (record.get("Sns") or {}).get("MessageId") or (record.get("basicProperties") or {}).get("messageId") or ""
+        )  # fmt: skip
+        source = record.get("eventSourceARN") or record.get("EventSubscriptionArn") or record.get("eventSource") or ""
+        rows.append({"index": index, "id": identifier, "source": source, "json": json.dumps(record, indent=2)})
+    return rows
+
+
+urlpatterns = [
+    path("", triggers_page, name="triggers"),
+    path("mappings/", add_mapping, name="add_mapping"),
+    path("mappings/<str:mapping_uuid>/", mapping_action, name="mapping_action"),
+    path("mappings/<str:mapping_uuid>/test/", send_test_record, name="send_test_record"),
+    path("t/<str:trigger>/", trigger_action, name="trigger_action"),
+]
