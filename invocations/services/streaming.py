@@ -129,9 +129,9 @@ def start(
         stream=stream,
     )
     wait_s = version.timeout + WAIT_MARGIN_S
-    future = get_pool().submit(
-        invoke_service.function_spec(version), request, reserved_concurrency=version.function.reserved_concurrency
-    )
+    spec, reserved = invoke_service.function_spec(version), version.function.reserved_concurrency
+    invoke_service.release_connection_while_waiting()
+    future = get_pool().submit(spec, request, reserved_concurrency=reserved)
     kind, value = stream.get(timeout=wait_s)
     started = StreamedInvocation(
         request_id=request_id, executed_version=version.version, content_type=None, buffered=None,
