@@ -21,7 +21,10 @@ SWEEP_ASYNC_EVENTS = "invocations.sweep_async_events"
 def _send(name: str, *args: object) -> None:
     from config.celery import app  # importing Celery costs ≈ 0.4 s: only where something is sent
 
-    app.send_task(name, args=list(args))
+    # ignore_result: nobody waits on these tasks; without it Celery registers every message with the
+    # result backend (a Redis pub/sub subscription, then its cancellation) — most of an Event
+    # accept's CPU in the web process.
+    app.send_task(name, args=list(args), ignore_result=True)
 
 
 def send_now(name: str, *args: object) -> None:
