@@ -159,6 +159,9 @@ def _result_backend(broker: str) -> str:
 
 
 CELERY_RESULT_BACKEND = _result_backend(CELERY_BROKER_URL)
+# The queue that web nodes publish to and workers consume; separate stacks sharing one broker (as
+# the live tests do) each use their own.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 
 # --- Lambda -------------------------------------------------------------------------------------
 LAMBDA_REGION = os.environ.get("LAMBDA_REGION", "us-east-1")

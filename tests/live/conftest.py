@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -83,6 +84,9 @@ def live(tmp_path_factory: pytest.TempPathFactory, live_database_url: str | None
     data_dir = tmp_path_factory.mktemp("live-data")
     env = {
         "LAMBDA_RUNTIMES_DIR": os.environ.get("LAMBDA_RUNTIMES_DIR", str(ROOT / "var" / "runtimes")),
+        # Its own queue: the browser tier starts a second session stack, and on a shared Redis one
+        # stack's worker would otherwise take the other's tasks (and find no row in its database).
+        "CELERY_TASK_DEFAULT_QUEUE": f"live-{uuid.uuid4().hex[:12]}",
     }
     if live_database_url:
         env["DATABASE_URL"] = live_database_url
