@@ -8,13 +8,13 @@ STAMP  := $(VENV)/.installed
 # Extra pytest arguments, e.g. `make test ARGS="tests/live -x"`.
 ARGS   ?=
 
-.PHONY: run test setup system-packages runtimes
+.PHONY: run test setup system-packages test-packages runtimes
 
 run: setup
 	$(PY) scripts/run.py
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
-test: setup
+test: setup test-packages
 	@$(PY) -m pytest $(ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: no tests ran" >&2; exit 1; fi; \
 	exit $$status
@@ -47,6 +47,22 @@ system-packages:
 	      || echo "warning: could not install bubblewrap; functions will run without a sandbox" >&2; \
 	  else \
 	    echo "warning: bwrap not found (apt-get install bubblewrap); functions will run without a sandbox" >&2; \
+	  fi; \
+	fi
+
+# What only the tests need: Chromium (browser tier) and RabbitMQ (its event source). Installed when
+# running as root; otherwise those tests fail and say which package is missing.
+test-packages:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null || missing="$$missing rabbitmq-server"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing$$missing"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+	      || echo "warning: could not install$$missing; the tests that need them will fail" >&2; \
+	  else \
+	    echo "warning: missing$$missing (apt-get install$$missing); the tests that need them will fail" >&2; \
 	  fi; \
 	fi
 
