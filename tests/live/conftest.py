@@ -7,6 +7,7 @@ CI's second run exercises PostgreSQL and Redis.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import uuid
@@ -59,16 +60,17 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-@pytest.fixture(scope="session")
-def live_database_url() -> Iterator[str | None]:
-    """A fresh PostgreSQL database when DATABASE_URL points at one; None means the SQLite default."""
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[str | None]:
+    """A new PostgreSQL database (dropped afterwards) when DATABASE_URL points at PostgreSQL;
+    otherwise DATABASE_URL itself (None: the SQLite default in the stack's DATA_DIR)."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         yield url or None
         return
     import psycopg
 
-    name = f"lw_live_{secrets.token_hex(4)}"
+    name = f"{prefix}_{secrets.token_hex(4)}"
     admin_url = _with_database(url, "postgres")
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
@@ -77,6 +79,12 @@ def live_database_url() -> Iterator[str | None]:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def live_database_url() -> Iterator[str | None]:
+    with fresh_database("lw_live") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

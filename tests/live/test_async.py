@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import signal
 import time
 import urllib.request
@@ -26,6 +25,7 @@ from botocore.credentials import Credentials
 
 from scripts.stack import ROOT, Stack, free_port
 from tests.invocations.aws_emulator import Moto, moto_server
+from tests.live.conftest import fresh_database
 from tests.live.functions import ECHO_HANDLER, ERROR_HANDLER, make_zip
 
 pytestmark = pytest.mark.live
@@ -92,26 +92,6 @@ def moto() -> Iterator[Moto]:
         yield server
 
 
-def _own_database() -> Iterator[str | None]:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith(("postgres://", "postgresql://")):
-        yield None
-        return
-    import psycopg
-
-    from tests.live.conftest import _with_database
-
-    name = f"lw_async_{secrets.token_hex(4)}"
-    admin = _with_database(url, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(url, name)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module")
 def astack(tmp_path_factory: pytest.TempPathFactory, moto: Moto) -> Iterator[AsyncStack]:
     data_dir = tmp_path_factory.mktemp("async-live")
@@ -127,18 +107,16 @@ def astack(tmp_path_factory: pytest.TempPathFactory, moto: Moto) -> Iterator[Asy
         # Not the session stack's Redis database: its worker would take our tasks (ids of our rows).
         parts = urlsplit(broker)
         env["CELERY_BROKER_URL"] = urlunsplit(parts._replace(path="/7"))
-    database = _own_database()
-    url = next(database)
-    if url:
-        env["DATABASE_URL"] = url
-    stack = Stack(data_dir, port=free_port(), env=env, log_dir=data_dir / "logs")
-    stack.start(timeout=90)
-    try:
-        created = dict(line.split("=", 1) for line in stack.manage("bootstrapadmin", "--username", "async").splitlines())
-        yield AsyncStack(stack, created["AWS_ACCESS_KEY_ID"], created["AWS_SECRET_ACCESS_KEY"])
-    finally:
-        stack.stop()
-        next(database, None)
+    with fresh_database("lw_async") as url:
+        if url:
+            env["DATABASE_URL"] = url
+        stack = Stack(data_dir, port=free_port(), env=env, log_dir=data_dir / "logs")
+        stack.start(timeout=90)
+        try:
+            created = dict(line.split("=", 1) for line in stack.manage("bootstrapadmin", "--username", "async").splitlines())
+            yield AsyncStack(stack, created["AWS_ACCESS_KEY_ID"], created["AWS_SECRET_ACCESS_KEY"])
+        finally:
+            stack.stop()
 
 
 def test_a_worker_killed_mid_invocation_loses_nothing(astack: AsyncStack) -> None:

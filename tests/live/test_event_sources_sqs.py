@@ -21,7 +21,8 @@ import pytest
 from scripts.stack import ROOT, Stack, free_port
 from tests.invocations.aws_emulator import Moto, moto_server
 from tests.live.functions import make_zip
-from tests.live.test_async import AsyncStack, _own_database
+from tests.live.conftest import fresh_database
+from tests.live.test_async import AsyncStack
 
 pytestmark = pytest.mark.live
 
@@ -50,18 +51,16 @@ def esm_stack(tmp_path_factory: pytest.TempPathFactory, moto: Moto) -> Iterator[
     broker = os.environ.get("CELERY_BROKER_URL", "")
     if broker.startswith(("redis://", "rediss://")):
         env["CELERY_BROKER_URL"] = urlunsplit(urlsplit(broker)._replace(path="/8"))
-    database = _own_database()
-    url = next(database)
-    if url:
-        env["DATABASE_URL"] = url
-    stack = Stack(data_dir, port=free_port(), env=env, log_dir=data_dir / "logs")
-    stack.start(timeout=90)
-    try:
-        created = dict(line.split("=", 1) for line in stack.manage("bootstrapadmin", "--username", "esm").splitlines())
-        yield AsyncStack(stack, created["AWS_ACCESS_KEY_ID"], created["AWS_SECRET_ACCESS_KEY"])
-    finally:
-        stack.stop()
-        next(database, None)
+    with fresh_database("lw_esm") as url:
+        if url:
+            env["DATABASE_URL"] = url
+        stack = Stack(data_dir, port=free_port(), env=env, log_dir=data_dir / "logs")
+        stack.start(timeout=90)
+        try:
+            created = dict(line.split("=", 1) for line in stack.manage("bootstrapadmin", "--username", "esm").splitlines())
+            yield AsyncStack(stack, created["AWS_ACCESS_KEY_ID"], created["AWS_SECRET_ACCESS_KEY"])
+        finally:
+            stack.stop()
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30) -> Any:
