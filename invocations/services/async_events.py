@@ -29,22 +29,30 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone as dt_timezone
 from typing import Any, Final
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from invocations import destinations, dispatch, node, recorder, retry_policy
+from invocations import destinations, dispatch, node, recorder, retry_policy, rows
 from invocations.arns import function_arn
 from invocations.engine.types import InvokeRequest, RuntimeUnavailable, TooManyRequests
-from invocations.models import LATEST, DestinationDelivery, FunctionVersion, Invocation, InvocationAttempt
+from invocations.models import (
+    LATEST,
+    DestinationDelivery,
+    EventInvokeConfig,
+    FunctionVersion,
+    Invocation,
+    InvocationAttempt,
+)
 from invocations.retry_policy import Condition, Outcome
 from invocations.services import event_invoke_config
-from invocations.services.invoke import apply_result, function_spec
+from invocations.services.invoke import apply_result, function_spec, version_of_function
 
 logger = logging.getLogger(__name__)
 
@@ -81,27 +89,83 @@ def worker_alive(name: str, *, now: datetime | None = None) -> bool:
 
 # --- running an attempt ------------------------------------------------------------------------------
 
+# What a run reads of its event: the claim returns these columns (UPDATE … RETURNING), and the
+# instance is built with every other field deferred, so nothing here can save a field it never read.
+_RUN_FIELDS: Final = (
+    "id", "request_id", "function", "function_name", "qualifier", "executed_version", "invocation_type",
+    "payload", "status", "created_at", "started_at", "finished_at", "error_type", "response", "function_error",
+)  # fmt: skip
+# What the end of an attempt writes back (the engine's result, the status and the async bookkeeping).
+_RESULT_FIELDS: Final = (
+    "status", "response", "function_error", "error_type", "logs", "duration_ms", "billed_duration_ms",
+    "init_duration_ms", "memory_size_mb", "max_memory_used_mb", "cold_start", "started_at", "finished_at",
+    "attempt", "condition", "next_attempt_at", "dispatched_at", "worker",
+)  # fmt: skip
+_CONFIG_FIELDS: Final = (
+    "id", "function", "qualifier", "maximum_retry_attempts", "maximum_event_age_in_seconds",
+    "on_success_destination", "on_failure_destination",
+)  # fmt: skip
 
-def _claim(invocation_id: int, me: str, now: datetime) -> bool:
-    due = Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    claimed = (
-        Invocation.objects.filter(due, pk=invocation_id, status=Invocation.Status.QUEUED)
-        .update(status=Invocation.Status.RUNNING, worker=me, dispatched_at=None)
+
+def _claim_statement() -> str:
+    status, due = rows.column(Invocation, "status"), rows.column(Invocation, "next_attempt_at")
+    sql = (
+        f"UPDATE {rows.table(Invocation)} SET {status} = %s, {rows.column(Invocation, 'worker')} = %s, "
+        f"{rows.column(Invocation, 'dispatched_at')} = NULL "
+        f"WHERE {rows.column(Invocation, 'id')} = %s AND {status} = %s AND ({due} IS NULL OR {due} <= %s)"
     )
-    if claimed:
-        return True
+    if connection.features.can_return_columns_from_insert:  # SQLite ≥ 3.35 and PostgreSQL: RETURNING
+        sql += f" RETURNING {rows.columns(Invocation, _RUN_FIELDS)}"
+    return sql
+
+
+def _select_statement(model: type[Any], names: tuple[str, ...], *where: str, order: str = "") -> str:
+    conditions = " AND ".join(f"{rows.column(model, name)} = %s" for name in where)
+    sql = f"SELECT {rows.columns(model, names)} FROM {rows.table(model)} WHERE {conditions}"
+    return sql + (f" ORDER BY {order}" if order else "")
+
+
+def _event(row: Sequence[Any]) -> Invocation:
+    return rows.instance(Invocation, _RUN_FIELDS, row)
+
+
+def _load_event(invocation_id: int) -> Invocation | None:
+    sql = rows.statement(("run-load",), lambda: _select_statement(Invocation, _RUN_FIELDS, "id"))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [invocation_id])
+        row = cursor.fetchone()
+    return None if row is None else _event(row)
+
+
+def _claim_queued(invocation_id: int, me: str, now: datetime) -> Invocation | None:
+    """queued → running for ``me``, if the event is due: one statement that also reads the event."""
+    params = [Invocation.Status.RUNNING, me, invocation_id, Invocation.Status.QUEUED, rows.prepare(Invocation, "next_attempt_at", now)]
+    with connection.cursor() as cursor:
+        cursor.execute(rows.statement(("run-claim",), _claim_statement), params)
+        if connection.features.can_return_columns_from_insert:
+            row = cursor.fetchone()
+            return None if row is None else _event(row)
+        claimed = cursor.rowcount
+    return _load_event(invocation_id) if claimed else None
+
+
+def _claim(invocation_id: int, me: str, now: datetime) -> Invocation | None:
+    claimed = _claim_queued(invocation_id, me, now)
+    if claimed is not None:
+        return claimed
     row = Invocation.objects.filter(pk=invocation_id).values("status", "worker").first()
     if row is None or row["status"] != Invocation.Status.RUNNING or row["worker"] == me:
-        return False
+        return None
     if worker_alive(row["worker"], now=now):
-        return False
+        return None
     # A redelivered message for an event whose worker died mid-run: take it over.
     taken = Invocation.objects.filter(pk=invocation_id, status=Invocation.Status.RUNNING, worker=row["worker"]).update(
         worker=me
     )
-    if taken:
-        _close_lost_attempts(invocation_id, now)
-    return bool(taken)
+    if not taken:
+        return None
+    _close_lost_attempts(invocation_id, now)
+    return _load_event(invocation_id)
 
 
 def _close_lost_attempts(invocation_id: int, now: datetime) -> None:
@@ -110,33 +174,85 @@ def _close_lost_attempts(invocation_id: int, now: datetime) -> None:
     )
 
 
+def _history(invocation_id: int) -> list[str]:
+    """The outcomes of the event's attempts so far, oldest first."""
+    sql = rows.statement(
+        ("run-history",),
+        lambda: _select_statement(
+            InvocationAttempt, ("outcome",), "invocation",
+            order=f"{rows.column(InvocationAttempt, 'number')}, {rows.column(InvocationAttempt, 'id')}",
+        ),
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [invocation_id])
+        return [outcome for (outcome,) in cursor.fetchall()]
+
+
+def _config(invocation: Invocation) -> EventInvokeConfig | None:
+    """The event invoke config governing the event (one statement; ``config_for``'s answer)."""
+    if invocation.function_id is None:
+        return None
+    sql = rows.statement(
+        ("run-config",), lambda: _select_statement(EventInvokeConfig, _CONFIG_FIELDS, "function", "qualifier")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [invocation.function_id, invocation.qualifier or LATEST])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return rows.instance(EventInvokeConfig, _CONFIG_FIELDS, row)
+
+
+def _store_attempt(invocation: Invocation, attempt: InvocationAttempt | None) -> None:
+    """The attempt's end (if one ran) and the event's new state, in one transaction."""
+    with transaction.atomic():
+        if attempt is not None:
+            rows.update(
+                InvocationAttempt,
+                attempt.pk,
+                {name: getattr(attempt, name) for name in ("outcome", "error_type", "duration_ms", "finished_at", "next_attempt_at")},
+            )
+        deferred = invocation.get_deferred_fields()  # fields neither read nor set are left alone
+        rows.update(
+            Invocation, invocation.pk, {name: getattr(invocation, name) for name in _RESULT_FIELDS if name not in deferred}
+        )
+
+
 def run_queued_invocation(*, invocation_id: int) -> None:
-    """Run one attempt of a queued Event invocation, then retry it later or finish it."""
+    """Run one attempt of a queued Event invocation, then retry it later or finish it.
+
+    Seven fixed statements when nothing goes wrong (``rows``): the claim (which reads the event),
+    the attempts so far, the config and the attempt's row in one transaction; the version; the
+    attempt's end and the event's state in another.
+    """
     me = worker_name()
     now = timezone.now()
-    if not _claim(invocation_id, me, now):
-        logger.info("invocation %s is not due, or is another live worker's; skipping", invocation_id)
-        return
-    invocation = Invocation.objects.select_related("function").get(pk=invocation_id)
-    config = event_invoke_config.config_for(function_id=invocation.function_id, qualifier=invocation.qualifier)
-    policy = event_invoke_config.retry_config(config)
-    if retry_policy.expired(age_seconds=(now - invocation.created_at).total_seconds(), config=policy):
-        _finish(invocation, Condition.EVENT_AGE_EXCEEDED, config)
-        return
-    history = list(invocation.attempts.order_by("number").values_list("outcome", flat=True))
-    attempt = InvocationAttempt.objects.create(
-        invocation=invocation,
-        number=len(history) + 1,
-        worker=me,
-        started_at=now,
-        executed_version=invocation.executed_version,
-    )
+    with transaction.atomic():
+        invocation = _claim(invocation_id, me, now)
+        if invocation is None:
+            logger.info("invocation %s is not due, or is another live worker's; skipping", invocation_id)
+            return
+        history = _history(invocation_id)
+        config = _config(invocation)
+        policy = event_invoke_config.retry_config(config)
+        if retry_policy.expired(age_seconds=(now - invocation.created_at).total_seconds(), config=policy):
+            _finish(invocation, None, Condition.EVENT_AGE_EXCEEDED, config, history)
+            return
+        attempt = InvocationAttempt(
+            invocation_id=invocation_id,
+            number=len(history) + 1,
+            worker=me,
+            started_at=now,
+            executed_version=invocation.executed_version,
+        )
+        rows.insert(attempt)
     invocation.attempt = attempt.number
-    outcome = _run_attempt(invocation, attempt)
-    if outcome is None:  # the version was deleted while the event waited: nothing to retry
-        _finish(invocation, Condition.RETRIES_EXHAUSTED, config)
-        return
+    version = version_of_function(invocation.function_id, invocation.executed_version) if invocation.function_id else None
+    outcome = _run_attempt(invocation, attempt, version)
     history.append(attempt.outcome)
+    if outcome is None:  # the version was deleted while the event waited: nothing to retry
+        _finish(invocation, attempt, Condition.RETRIES_EXHAUSTED, config, history, version)
+        return
     function_runs = sum(1 for o in history if o in _RAN)
     platform_failures = 0
     for past in reversed(history):
@@ -155,30 +271,24 @@ def run_queued_invocation(*, invocation_id: int) -> None:
     if decision.retry:
         due = finished + timedelta(seconds=decision.delay_seconds)
         attempt.next_attempt_at = due
-        attempt.save(update_fields=["next_attempt_at"])
         invocation.status = Invocation.Status.QUEUED
         invocation.next_attempt_at = due
         invocation.dispatched_at = None
         invocation.worker = ""
-        invocation.save()
+        _store_attempt(invocation, attempt)
         if decision.delay_seconds <= 0:
             _publish_invocation(invocation.pk)
         return
-    _finish(invocation, decision.condition, config)
+    _finish(invocation, attempt, decision.condition, config, history, version)
 
 
-def _run_attempt(invocation: Invocation, attempt: InvocationAttempt) -> Outcome | None:
-    """Run the function once; store the result on the row and the attempt; say what happened.
+def _run_attempt(invocation: Invocation, attempt: InvocationAttempt, version: FunctionVersion | None) -> Outcome | None:
+    """Run the function once; set the result on the event and the attempt (unsaved); say what happened.
 
     None: the version is gone (deleted while the event waited), so there is nothing to run.
     """
     from invocations.node import get_pool
 
-    version = (
-        FunctionVersion.objects.select_related("function")
-        .filter(function_id=invocation.function_id, version=invocation.executed_version)
-        .first()
-    )
     outcome: Outcome | None
     if version is None:
         invocation.status = Invocation.Status.FAILED
@@ -218,7 +328,6 @@ def _run_attempt(invocation: Invocation, attempt: InvocationAttempt) -> Outcome 
             outcome = Outcome.SUCCEEDED if result.status == "succeeded" else Outcome.FUNCTION_ERROR
     now = timezone.now()
     attempt.finished_at = now
-    attempt.save(update_fields=["outcome", "error_type", "duration_ms", "finished_at"])
     if invocation.started_at is None:
         invocation.started_at = attempt.started_at
     invocation.finished_at = now
@@ -241,13 +350,18 @@ def _timestamp(moment: datetime) -> str:
     return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def invocation_record(invocation: Invocation, condition: str, *, now: datetime | None = None) -> dict[str, Any]:
+def invocation_record(
+    invocation: Invocation, condition: str, *, now: datetime | None = None, history: list[str] | None = None
+) -> dict[str, Any]:
     """The invocation record in AWS's shape (spec §5.3).
 
     ``responseContext``/``responsePayload`` are present only when the function ran at least once
     (an event that only ever met throttles has no response; LocalStack omits them likewise).
+    ``history`` (the attempts' outcomes) spares reading them again when the caller has them.
     """
-    ran = invocation.attempts.filter(outcome__in=_RAN).exists() if invocation.pk else False
+    if history is None:
+        history = list(invocation.attempts.values_list("outcome", flat=True)) if invocation.pk else []
+    ran = any(outcome in _RAN for outcome in history)
     record: dict[str, Any] = {
         "version": "1.0",
         "timestamp": _timestamp(now or timezone.now()),
@@ -255,7 +369,7 @@ def invocation_record(invocation: Invocation, condition: str, *, now: datetime |
             "requestId": invocation.request_id,
             "functionArn": function_arn(invocation.function_name, invocation.qualifier or LATEST),
             "condition": condition,
-            "approximateInvokeCount": invocation.attempts.count() if invocation.pk else 0,
+            "approximateInvokeCount": len(history),
         },
         "requestPayload": _json_or_text(invocation.payload),
     }
@@ -275,7 +389,14 @@ def _error_message(invocation: Invocation) -> str:
     return invocation.response or invocation.error_type or "Error"
 
 
-def _finish(invocation: Invocation, condition: Condition, config: Any) -> None:
+def _finish(
+    invocation: Invocation,
+    attempt: InvocationAttempt | None,
+    condition: Condition,
+    config: EventInvokeConfig | None,
+    history: list[str],
+    version: FunctionVersion | None = None,
+) -> None:
     """Final state, and a delivery row per configured destination (sent after commit)."""
     now = timezone.now()
     if condition is Condition.EVENT_AGE_EXCEEDED and invocation.status == Invocation.Status.RUNNING:
@@ -286,15 +407,15 @@ def _finish(invocation: Invocation, condition: Condition, config: Any) -> None:
     invocation.dispatched_at = None
     invocation.worker = ""
     invocation.finished_at = invocation.finished_at or now
-    deliveries: list[DestinationDelivery] = []
     success = condition is Condition.SUCCESS
     target = (config.on_success_destination if success else config.on_failure_destination) if config else ""
-    dead_letter = "" if success else _dead_letter_target(invocation)
+    dead_letter = "" if success else _dead_letter_target(invocation, version)
     with transaction.atomic():
-        invocation.save()
+        _store_attempt(invocation, attempt)
         if not (target or dead_letter):
             return
-        record = invocation_record(invocation, condition.value, now=now)
+        deliveries: list[DestinationDelivery] = []
+        record = invocation_record(invocation, condition.value, now=now, history=history)
         if target:
             deliveries.append(
                 DestinationDelivery(
@@ -329,7 +450,9 @@ def _finish(invocation: Invocation, condition: Condition, config: Any) -> None:
             dispatch.deliver_destination(delivery_id=delivery.pk)
 
 
-def _dead_letter_target(invocation: Invocation) -> str:
+def _dead_letter_target(invocation: Invocation, version: FunctionVersion | None) -> str:
+    if version is not None:
+        return version.dead_letter_target_arn
     return (
         FunctionVersion.objects.filter(function_id=invocation.function_id, version=invocation.executed_version)
         .values_list("dead_letter_target_arn", flat=True)

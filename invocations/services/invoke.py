@@ -38,10 +38,10 @@ from datetime import datetime, timezone as dt_timezone
 from typing import Any, Final
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
-from invocations import dispatch, recorder
+from invocations import dispatch, recorder, rows
 from invocations.api.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
@@ -168,7 +168,7 @@ def _pick_version(alias: Alias) -> str:
 # models' metadata, and builds the instances itself.
 _VERSION_FIELDS: Final = (
     "id", "version", "runtime", "handler", "timeout", "memory_size", "environment", "code_sha256",
-    "code_digest", "logging_config", "state", "revision_id",
+    "code_digest", "logging_config", "state", "revision_id", "dead_letter_target_arn",
 )  # fmt: skip
 _FUNCTION_FIELDS: Final = ("id", "name", "reserved_concurrency")
 _JSON_FIELDS: Final = frozenset({"environment", "logging_config", "routing_config"})
@@ -226,6 +226,11 @@ def _fetch_version(kind: str, key: object, version: str) -> FunctionVersion | No
     values = {n: (_json(v) if n in _JSON_FIELDS else v) for n, v in zip(_VERSION_FIELDS, row[:split])}
     function = Function(**dict(zip(_FUNCTION_FIELDS, row[split:])))
     return FunctionVersion(function=function, **values)
+
+
+def version_of_function(function_id: int, version: str) -> FunctionVersion | None:
+    """The version ``version`` of the function ``function_id`` (one statement; for reading only)."""
+    return _fetch_version("version_by_function_id", function_id, version)
 
 
 def resolve(name: str, qualifier: str | None) -> FunctionVersion:
@@ -426,15 +431,18 @@ def _run(version: FunctionVersion, request: InvokeRequest, invocation: Invocatio
 
 
 def _enqueue(invocation: Invocation) -> None:
-    """Store the queued row, then publish its task after commit; never report success otherwise."""
+    """Store the queued row, then publish its task after commit; never report success otherwise.
+
+    One fixed INSERT (``rows``), committed on its own, then the publish: the ORM's save and an
+    explicit transaction were ≈ 0.5 ms of an accept's ≈ 2 ms of web CPU.
+    """
     invocation.status = Invocation.Status.QUEUED
     invocation.dispatched_at = timezone.now()  # the sweep republishes it if the message is lost
     stored = False
     try:
-        with transaction.atomic():
-            invocation.save(force_insert=True)
-            stored = True
-            dispatch.run_queued_invocation(invocation_id=invocation.pk)
+        rows.insert(invocation)
+        stored = True
+        dispatch.run_queued_invocation(invocation_id=invocation.pk)
     except Exception:
         logger.exception("queueing Event invocation %s failed", invocation.request_id)
         if stored:
