@@ -50,12 +50,14 @@ system-packages:
 	  fi; \
 	fi
 
-# What only the tests need: Chromium (browser tier) and RabbitMQ (its event source). Installed when
-# running as root; otherwise those tests fail and say which package is missing.
+# What only the tests need: Chromium (browser tier), RabbitMQ (its event source) and Redis (the
+# Redis broker transport). Installed when running as root; otherwise those tests fail and say which
+# package is missing.
 test-packages:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null || missing="$$missing rabbitmq-server"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing$$missing"; \

@@ -8,6 +8,13 @@ from celery import Celery
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+
+def transport_for(broker_url: str) -> str | None:
+    """Our Redis transport (config/redis_transport.py) for ``redis://``; kombu's choice otherwise
+    (``rediss://`` too: kombu checks its TLS settings by that transport name)."""
+    return "config.redis_transport:Transport" if broker_url.startswith("redis://") else None
+
+
 app = Celery("workbench")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
@@ -30,6 +37,13 @@ if app.conf.broker_url.startswith(("redis://", "rediss://")):
         **(app.conf.broker_transport_options or {}),
         "visibility_timeout": settings.LAMBDA_ASYNC_VISIBILITY_TIMEOUT_SECONDS,
     }
+    app.conf.broker_transport = transport_for(app.conf.broker_url)
+# Celery's Django fixup closes every database connection before and after each task unless
+# CELERY_DB_REUSE_MAX is set; with the threads pool that reopened a SQLite connection (and ran its
+# PRAGMAs) for every event, a tenth of the worker's time. Tasks get Django's request-cycle rule
+# instead (invocations/tasks.py: close_old_connections around each task, which honours
+# CONN_MAX_AGE, drops broken connections and returns PostgreSQL's to the pool).
+app.conf["CELERY_DB_REUSE_MAX"] = 1_000_000
 app.autodiscover_tasks(["invocations", "console", "invocations.event_sources"])
 
 

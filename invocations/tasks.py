@@ -13,9 +13,9 @@ import threading
 from typing import Any
 
 from celery import shared_task
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
 from django.conf import settings
-from django.db import connection
+from django.db import close_old_connections, connection
 
 from invocations import dispatch, node, recorder
 from invocations.event_sources import scheduler
@@ -61,6 +61,13 @@ def start_sweeper() -> None:
         _sweep_stop.clear()
         _sweep_thread = threading.Thread(target=_sweep_loop, name="async-sweep", daemon=True)
         _sweep_thread.start()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _close_old_connections(**_: Any) -> None:
+    # What Django does around each request (config/celery.py says why not Celery's own closing).
+    close_old_connections()
 
 
 @worker_ready.connect
