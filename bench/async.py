@@ -4,7 +4,8 @@
     .venv/bin/python bench/async.py --events 1000 --brokers redis
 
 For each broker it starts the stack (``scripts/stack.py``: granian + one Celery worker, threads
-pool) on a temporary DATA_DIR with the SQLite database, creates a no-op function and measures:
+pool) on a temporary DATA_DIR with the SQLite database (or, with ``--database URL``, a fresh
+PostgreSQL database), creates a no-op function and measures:
 
 1. **accept latency**: ``--sequential`` boto3 ``Invoke(InvocationType=Event)`` calls one after the
    other (p50/p99 of the 202);
@@ -66,15 +67,51 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def _completions(db: Path) -> tuple[int, float | None]:
-    with sqlite3.connect(db, timeout=30) as conn:
-        count, last = conn.execute(
-            "SELECT COUNT(*), MAX(finished_at) FROM invocations_invocation "
-            "WHERE invocation_type = 'Event' AND condition != ''"
-        ).fetchone()
-    if last is None:
-        return count, None
-    return count, datetime.fromisoformat(str(last)).timestamp()
+_COMPLETIONS_SQL = (
+    "SELECT COUNT(*), MAX(finished_at) FROM invocations_invocation "
+    "WHERE invocation_type = 'Event' AND condition != ''"
+)
+
+
+class Database:
+    """The stack's database: a SQLite file in DATA_DIR, or a fresh PostgreSQL database made for the
+    run (``--database postgres://user:pass@host:port/any``; the user needs CREATEDB) and dropped after."""
+
+    def __init__(self, url: str, data_dir: Path) -> None:
+        self.url, self.data_dir, self.created = url, data_dir, ""
+        if url != "sqlite":
+            import psycopg
+
+            self.created = f"bench_async_{os.getpid()}_{int(time.time())}"
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{self.created}"')
+
+    @property
+    def env(self) -> dict[str, str]:
+        if not self.created:
+            return {}
+        base, _, _ = self.url.rpartition("/")
+        return {"DATABASE_URL": f"{base}/{self.created}"}
+
+    def completions(self) -> tuple[int, float | None]:
+        if not self.created:
+            with sqlite3.connect(self.data_dir / "db.sqlite3", timeout=30) as conn:
+                count, last = conn.execute(_COMPLETIONS_SQL).fetchone()
+            if last is None:
+                return count, None
+            return count, datetime.fromisoformat(str(last)).timestamp()
+        import psycopg
+
+        with psycopg.connect(self.env["DATABASE_URL"]) as conn:
+            count, last = conn.execute(_COMPLETIONS_SQL).fetchone()  # type: ignore[misc]
+        return count, (last.timestamp() if last is not None else None)
+
+    def drop(self) -> None:
+        if self.created:
+            import psycopg
+
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.created}" WITH (FORCE)')
 
 
 def start_redis() -> tuple[str, Path] | None:
@@ -103,7 +140,8 @@ def stop_redis(pidfile: Path) -> None:
 
 def run(broker_name: str, broker_url: str | None, args: argparse.Namespace) -> dict[str, float]:
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-async-{broker_name}-"))
-    env = {"LAMBDA_RECORD_MODE": "thread"}
+    db = Database(args.database, data_dir)
+    env = {"LAMBDA_RECORD_MODE": "thread", **db.env}
     if broker_url:
         env["CELERY_BROKER_URL"] = broker_url
     stack = Stack(data_dir, port=free_port(), env=env, log_dir=data_dir / "logs", listen_address="127.0.0.1")
@@ -120,7 +158,6 @@ def run(broker_name: str, broker_url: str | None, args: argparse.Namespace) -> d
         client.invoke(FunctionName="noop", Payload=b"{}")
         for _ in range(20):  # warm the web path, the broker connection and the worker's environments
             client.invoke(FunctionName="noop", InvocationType="Event", Payload=b"{}")
-        db = data_dir / "db.sqlite3"
         _wait_for(db, 20, timeout=60)
 
         latencies = []
@@ -155,7 +192,7 @@ def run(broker_name: str, broker_url: str | None, args: argparse.Namespace) -> d
         accept_seconds = max(last_accept) - started
         total = 20 + args.sequential + accepted
         last_done = _wait_for(db, total, timeout=args.timeout)
-        count, _ = _completions(db)
+        count, _ = db.completions()
         return {
             "accept p50 ms": statistics.median(latencies),
             "accept p99 ms": _percentile(latencies, 0.99),
@@ -166,13 +203,14 @@ def run(broker_name: str, broker_url: str | None, args: argparse.Namespace) -> d
         }
     finally:
         stack.stop()
+        db.drop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _wait_for(db: Path, count: int, *, timeout: float) -> float | None:
+def _wait_for(db: Database, count: int, *, timeout: float) -> float | None:
     deadline = time.monotonic() + timeout
     while True:
-        done, last = _completions(db)
+        done, last = db.completions()
         if done >= count or time.monotonic() > deadline:
             return last
         time.sleep(0.2)
@@ -185,6 +223,7 @@ def main() -> None:
     parser.add_argument("--sequential", type=int, default=300)
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--brokers", default="embedded,redis")
+    parser.add_argument("--database", default="sqlite", help="sqlite (default) or a PostgreSQL server URL")
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     for name in args.brokers.split(","):
