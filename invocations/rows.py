@@ -103,7 +103,8 @@ def insert(instance: Model) -> None:
     params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        instance.pk = cursor.fetchone()[0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
+        # fetchall: SQLite ends the statement (and its write lock) only when stepped to the end.
+        instance.pk = cursor.fetchall()[0][0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
     instance._state.adding = False
     instance._state.db = connection.alias
 

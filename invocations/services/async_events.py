@@ -140,12 +140,13 @@ def _load_event(invocation_id: int) -> Invocation | None:
 def _claim_queued(invocation_id: int, me: str, now: datetime) -> Invocation | None:
     """queued → running for ``me``, if the event is due: one statement that also reads the event."""
     params = [Invocation.Status.RUNNING, me, invocation_id, Invocation.Status.QUEUED, rows.prepare(Invocation, "next_attempt_at", now)]
+    returning = connection.features.can_return_columns_from_insert
     with connection.cursor() as cursor:
         cursor.execute(rows.statement(("run-claim",), _claim_statement), params)
-        if connection.features.can_return_columns_from_insert:
-            row = cursor.fetchone()
-            return None if row is None else _event(row)
-        claimed = cursor.rowcount
+        # fetchall: SQLite ends the statement (and its write lock) only when stepped to the end.
+        found, claimed = (cursor.fetchall() if returning else []), cursor.rowcount
+    if returning:
+        return _event(found[0]) if found else None
     return _load_event(invocation_id) if claimed else None
 
 
@@ -204,48 +205,56 @@ def _config(invocation: Invocation) -> EventInvokeConfig | None:
 
 
 def _store_attempt(invocation: Invocation, attempt: InvocationAttempt | None) -> None:
-    """The attempt's end (if one ran) and the event's new state, in one transaction."""
-    with transaction.atomic():
-        if attempt is not None:
-            rows.update(
-                InvocationAttempt,
-                attempt.pk,
-                {name: getattr(attempt, name) for name in ("outcome", "error_type", "duration_ms", "finished_at", "next_attempt_at")},
-            )
-        deferred = invocation.get_deferred_fields()  # fields neither read nor set are left alone
+    """The attempt's end (if one ran), then the event's new state.
+
+    Two single statements, not a transaction, unless the caller holds one: on SQLite a transaction
+    keeps the database's one write lock while this thread waits for the GIL between its statements
+    (up to the 5 ms switch interval when other threads are busy), and every other writer waits too.
+    A worker killed between the two leaves a finished attempt on a running event, which the sweep
+    runs again: at least once, as AWS.
+    """
+    if attempt is not None:
         rows.update(
-            Invocation, invocation.pk, {name: getattr(invocation, name) for name in _RESULT_FIELDS if name not in deferred}
+            InvocationAttempt,
+            attempt.pk,
+            {name: getattr(attempt, name) for name in ("outcome", "error_type", "duration_ms", "finished_at", "next_attempt_at")},
         )
+    deferred = invocation.get_deferred_fields()  # fields neither read nor set are left alone
+    rows.update(
+        Invocation, invocation.pk, {name: getattr(invocation, name) for name in _RESULT_FIELDS if name not in deferred}
+    )
 
 
 def run_queued_invocation(*, invocation_id: int) -> None:
     """Run one attempt of a queued Event invocation, then retry it later or finish it.
 
-    Seven fixed statements when nothing goes wrong (``rows``): the claim (which reads the event),
-    the attempts so far, the config and the attempt's row in one transaction; the version; the
-    attempt's end and the event's state in another.
+    Seven fixed statements when nothing goes wrong (``rows``), the writes each on its own (no
+    transaction, see ``_store_attempt``): the claim, which also reads the event; the attempts so
+    far; the config; the attempt's row; the version; the attempt's end; the event's state.
     """
     me = worker_name()
     now = timezone.now()
-    with transaction.atomic():
-        invocation = _claim(invocation_id, me, now)
-        if invocation is None:
-            logger.info("invocation %s is not due, or is another live worker's; skipping", invocation_id)
-            return
-        history = _history(invocation_id)
-        config = _config(invocation)
-        policy = event_invoke_config.retry_config(config)
-        if retry_policy.expired(age_seconds=(now - invocation.created_at).total_seconds(), config=policy):
-            _finish(invocation, None, Condition.EVENT_AGE_EXCEEDED, config, history)
-            return
-        attempt = InvocationAttempt(
-            invocation_id=invocation_id,
-            number=len(history) + 1,
-            worker=me,
-            started_at=now,
-            executed_version=invocation.executed_version,
-        )
-        rows.insert(attempt)
+    invocation = _claim(invocation_id, me, now)
+    if invocation is None:
+        logger.info("invocation %s is not due, or is another live worker's; skipping", invocation_id)
+        return
+    history = _history(invocation_id)
+    config = _config(invocation)
+    policy = event_invoke_config.retry_config(config)
+    if retry_policy.expired(age_seconds=(now - invocation.created_at).total_seconds(), config=policy):
+        _finish(invocation, None, Condition.EVENT_AGE_EXCEEDED, config, history)
+        return
+    # Stored before the function runs, so a worker killed while it runs leaves the attempt behind
+    # (closed as Platform.WorkerLost when the event is taken over). Killed before this line, the
+    # event runs again with no trace of a run that never started.
+    attempt = InvocationAttempt(
+        invocation_id=invocation_id,
+        number=len(history) + 1,
+        worker=me,
+        started_at=now,
+        executed_version=invocation.executed_version,
+    )
+    rows.insert(attempt)
     invocation.attempt = attempt.number
     version = version_of_function(invocation.function_id, invocation.executed_version) if invocation.function_id else None
     outcome = _run_attempt(invocation, attempt, version)
@@ -410,10 +419,11 @@ def _finish(
     success = condition is Condition.SUCCESS
     target = (config.on_success_destination if success else config.on_failure_destination) if config else ""
     dead_letter = "" if success else _dead_letter_target(invocation, version)
-    with transaction.atomic():
+    if not (target or dead_letter):
         _store_attempt(invocation, attempt)
-        if not (target or dead_letter):
-            return
+        return
+    with transaction.atomic():  # the final state and its deliveries, all or nothing
+        _store_attempt(invocation, attempt)
         deliveries: list[DestinationDelivery] = []
         record = invocation_record(invocation, condition.value, now=now, history=history)
         if target:
