@@ -116,6 +116,11 @@ else:
         "max_size": envint("DB_POOL_MAX_SIZE", 20),
         "timeout": envfloat("DB_POOL_TIMEOUT_SECONDS", 30),
     }
+    # Server-side prepared statements after a statement's 2nd run on a pooled connection: the hot
+    # paths run a few fixed statements (invocations/rows.py) thousands of times. Django turns them
+    # off for PgBouncer's transaction mode; set DB_PREPARE_THRESHOLD= (empty) behind such a pooler.
+    _prepare = os.environ.get("DB_PREPARE_THRESHOLD", "2")
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = int(_prepare) if _prepare else None
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

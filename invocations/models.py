@@ -173,6 +173,7 @@ class Invocation(models.Model):
     max_memory_used_mb = models.PositiveIntegerField(null=True, blank=True)
     cold_start = models.BooleanField(null=True, blank=True)
     code_sha256 = models.CharField(max_length=64, blank=True)
+    # Event rows: attempts started so far (0 until a worker first claims it); other rows: 1.
     attempt = models.PositiveSmallIntegerField(default=1)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -36,7 +36,7 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from invocations import destinations, dispatch, node, recorder, retry_policy, rows
@@ -94,6 +94,7 @@ def worker_alive(name: str, *, now: datetime | None = None) -> bool:
 _RUN_FIELDS: Final = (
     "id", "request_id", "function", "function_name", "qualifier", "executed_version", "invocation_type",
     "payload", "status", "created_at", "started_at", "finished_at", "error_type", "response", "function_error",
+    "attempt",
 )  # fmt: skip
 # What the end of an attempt writes back (the engine's result, the status and the async bookkeeping).
 _RESULT_FIELDS: Final = (
@@ -109,9 +110,10 @@ _CONFIG_FIELDS: Final = (
 
 def _claim_statement() -> str:
     status, due = rows.column(Invocation, "status"), rows.column(Invocation, "next_attempt_at")
+    attempt = rows.column(Invocation, "attempt")  # attempts started: the one claimed now included
     sql = (
         f"UPDATE {rows.table(Invocation)} SET {status} = %s, {rows.column(Invocation, 'worker')} = %s, "
-        f"{rows.column(Invocation, 'dispatched_at')} = NULL "
+        f"{rows.column(Invocation, 'dispatched_at')} = NULL, {attempt} = {attempt} + 1 "
         f"WHERE {rows.column(Invocation, 'id')} = %s AND {status} = %s AND ({due} IS NULL OR {due} <= %s)"
     )
     if connection.features.can_return_columns_from_insert:  # SQLite ≥ 3.35 and PostgreSQL: RETURNING
@@ -141,7 +143,7 @@ def _claim_queued(invocation_id: int, me: str, now: datetime) -> Invocation | No
     """queued → running for ``me``, if the event is due: one statement that also reads the event."""
     params = [Invocation.Status.RUNNING, me, invocation_id, Invocation.Status.QUEUED, rows.prepare(Invocation, "next_attempt_at", now)]
     returning = connection.features.can_return_columns_from_insert
-    with connection.cursor() as cursor:
+    with rows.writing(), connection.cursor() as cursor:
         cursor.execute(rows.statement(("run-claim",), _claim_statement), params)
         # fetchall: SQLite ends the statement (and its write lock) only when stepped to the end.
         found, claimed = (cursor.fetchall() if returning else []), cursor.rowcount
@@ -150,23 +152,25 @@ def _claim_queued(invocation_id: int, me: str, now: datetime) -> Invocation | No
     return _load_event(invocation_id) if claimed else None
 
 
-def _claim(invocation_id: int, me: str, now: datetime) -> Invocation | None:
+def _claim(invocation_id: int, me: str, now: datetime) -> tuple[Invocation | None, bool]:
+    """The event, now ``me``'s to run (None if not), and whether it was claimed from the queue
+    (False: taken over from a dead worker, so attempts exist)."""
     claimed = _claim_queued(invocation_id, me, now)
     if claimed is not None:
-        return claimed
+        return claimed, True
     row = Invocation.objects.filter(pk=invocation_id).values("status", "worker").first()
     if row is None or row["status"] != Invocation.Status.RUNNING or row["worker"] == me:
-        return None
+        return None, False
     if worker_alive(row["worker"], now=now):
-        return None
+        return None, False
     # A redelivered message for an event whose worker died mid-run: take it over.
     taken = Invocation.objects.filter(pk=invocation_id, status=Invocation.Status.RUNNING, worker=row["worker"]).update(
-        worker=me
+        worker=me, attempt=F("attempt") + 1
     )
     if not taken:
-        return None
+        return None, False
     _close_lost_attempts(invocation_id, now)
-    return _load_event(invocation_id)
+    return _load_event(invocation_id), False
 
 
 def _close_lost_attempts(invocation_id: int, now: datetime) -> None:
@@ -228,17 +232,20 @@ def _store_attempt(invocation: Invocation, attempt: InvocationAttempt | None) ->
 def run_queued_invocation(*, invocation_id: int) -> None:
     """Run one attempt of a queued Event invocation, then retry it later or finish it.
 
-    Seven fixed statements when nothing goes wrong (``rows``), the writes each on its own (no
-    transaction, see ``_store_attempt``): the claim, which also reads the event; the attempts so
-    far; the config; the attempt's row; the version; the attempt's end; the event's state.
+    Six fixed statements when nothing goes wrong (``rows``), the writes each on its own (no
+    transaction, see ``_store_attempt``): the claim, which also reads the event; the config; the
+    attempt's row; the version; the attempt's end; the event's state. Retries also read the
+    attempts so far.
     """
     me = worker_name()
     now = timezone.now()
-    invocation = _claim(invocation_id, me, now)
+    invocation, from_queue = _claim(invocation_id, me, now)
     if invocation is None:
         logger.info("invocation %s is not due, or is another live worker's; skipping", invocation_id)
         return
-    history = _history(invocation_id)
+    # Event rows are stored with attempt 0 and each claim counts one more: the first attempt has no
+    # history to read (a row stored otherwise, e.g. by the ORM with the default 1, is read anyway).
+    history = _history(invocation_id) if invocation.attempt > 1 or not from_queue else []
     config = _config(invocation)
     policy = event_invoke_config.retry_config(config)
     if retry_policy.expired(age_seconds=(now - invocation.created_at).total_seconds(), config=policy):

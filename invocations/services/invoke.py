@@ -437,6 +437,7 @@ def _enqueue(invocation: Invocation) -> None:
     explicit transaction were ≈ 0.5 ms of an accept's ≈ 2 ms of web CPU.
     """
     invocation.status = Invocation.Status.QUEUED
+    invocation.attempt = 0  # attempts started; each claim by a worker counts one (services/async_events.py)
     invocation.dispatched_at = timezone.now()  # the sweep republishes it if the message is lost
     stored = False
     try:

@@ -57,6 +57,7 @@ def event(fn: Function, *, payload: str = '{"k": "v"}', qualifier: str = "", age
         status=Invocation.Status.QUEUED,
         payload=payload,
         created_at=timezone.now() - timedelta(seconds=age),
+        attempt=0,  # as the accept path stores it (services/invoke.py)
     )
 
 
@@ -107,6 +108,24 @@ def test_function_errors_are_retried_exactly_maximum_retry_attempts_times(
     record = json.loads(delivery.payload)
     assert (delivery.kind, delivery.condition, delivery.status) == ("on-failure", "RetriesExhausted", "pending")
     assert record["requestContext"]["approximateInvokeCount"] == runs
+
+
+def test_a_row_stored_with_the_default_attempt_count_is_numbered_from_its_history(settings: Any) -> None:
+    fn = function(settings, failing=True)
+    configure(fn, maximum_retry_attempts=1)
+    invocation = event(fn)
+    Invocation.objects.filter(pk=invocation.pk).update(attempt=1)  # the ORM's default, not the accept path's 0
+    run_until_final(invocation)
+    assert list(invocation.attempts.values_list("number", flat=True)) == [1, 2]
+    assert invocation.attempt == 2
+
+
+def test_each_claim_counts_an_attempt_started(settings: Any) -> None:
+    invocation = event(function(settings))
+    assert invocation.attempt == 0
+    tasks.run_queued_invocation(invocation.pk)
+    invocation.refresh_from_db()
+    assert (invocation.attempt, invocation.attempts.get().number) == (1, 1)
 
 
 def test_the_invocation_record_has_awss_shape(settings: Any) -> None:
@@ -208,7 +227,7 @@ DEAD_WORKER = "worker:no-such-host-or-pid:999999"
 
 
 def running_on(invocation: Invocation, worker: str) -> None:
-    Invocation.objects.filter(pk=invocation.pk).update(status="running", worker=worker, started_at=timezone.now())
+    Invocation.objects.filter(pk=invocation.pk).update(status="running", worker=worker, started_at=timezone.now(), attempt=1)
     InvocationAttempt.objects.create(invocation=invocation, number=1, worker=worker)
 
 

@@ -76,3 +76,18 @@ def test_an_instance_from_a_raw_row_has_converted_values_and_defers_the_rest() -
     with connection.cursor() as cursor:
         cursor.execute(sql, [version.pk])
         assert rows.instance(FunctionVersion, json_names, cursor.fetchone()).environment == {"A": "1"}
+
+
+def test_writes_inside_a_transaction_do_not_wait_for_the_process_writer_lock() -> None:
+    from django.db import transaction
+
+    function = Function.objects.create(name="f")
+    invocation = new_invocation(function)
+    rows.insert(invocation)
+    assert rows._sqlite_writer.acquire(timeout=1)  # as if another thread were writing
+    try:
+        with transaction.atomic():  # holds SQLite's own lock already: must not wait here too
+            assert rows.update(Invocation, invocation.pk, {"status": "running"}) == 1
+    finally:
+        rows._sqlite_writer.release()
+    assert Invocation.objects.get(pk=invocation.pk).status == "running"
