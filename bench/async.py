@@ -15,6 +15,8 @@ PostgreSQL database), creates a no-op function and measures:
    condition). Twice: with boto3 clients, then with ``SignedHttpClient`` (the same signed REST
    calls at a tenth of the client CPU: client and server share the machine's cores).
 
+``--no-worker`` measures the accept path alone: the same calls with no worker taking the CPU.
+
 Figures only, no assertions. Every process started here is stopped on exit.
 """
 
@@ -146,7 +148,10 @@ def run(broker_name: str, broker_url: str | None, args: argparse.Namespace) -> d
     env = {"LAMBDA_RECORD_MODE": "thread", **db.env}
     if broker_url:
         env["CELERY_BROKER_URL"] = broker_url
-    stack = Stack(data_dir, port=free_port(), env=env, log_dir=data_dir / "logs", listen_address="127.0.0.1")
+    stack = Stack(
+        data_dir, port=free_port(), env=env, log_dir=data_dir / "logs", listen_address="127.0.0.1",
+        worker=not args.no_worker,
+    )  # fmt: skip
     stack.start(timeout=120)
     try:
         created = dict(line.split("=", 1) for line in stack.manage("bootstrapadmin", "--username", "bench").splitlines())
@@ -160,14 +165,16 @@ def run(broker_name: str, broker_url: str | None, args: argparse.Namespace) -> d
         client.invoke(FunctionName="noop", Payload=b"{}")
         for _ in range(20):  # warm the web path, the broker connection and the worker's environments
             client.invoke(FunctionName="noop", InvocationType="Event", Payload=b"{}")
-        _wait_for(db, 20, timeout=60)
+        if not args.no_worker:
+            _wait_for(db, 20, timeout=60)
 
         latencies = []
         for _ in range(args.sequential):
             started = time.perf_counter()
             client.invoke(FunctionName="noop", InvocationType="Event", Payload=b'{"n": 1}')
             latencies.append((time.perf_counter() - started) * 1000)
-        _wait_for(db, 20 + args.sequential, timeout=120)
+        if not args.no_worker:
+            _wait_for(db, 20 + args.sequential, timeout=120)
 
         expected = 20 + args.sequential
         results: dict[str, float] = {
@@ -183,9 +190,10 @@ def run(broker_name: str, broker_url: str | None, args: argparse.Namespace) -> d
                 send = [lambda c=c: c.invoke_event("noop", b'{"n": 3}') for c in senders]
             accepted, accept_seconds, first_accept = _blast(send, args.events // args.threads)
             expected += accepted
-            last_done = _wait_for(db, expected, timeout=args.timeout)
             results[f"accepts/s ({kind})"] = accepted / accept_seconds
-            results[f"end-to-end events/s ({kind})"] = accepted / (last_done - first_accept) if last_done else 0.0
+            if not args.no_worker:
+                last_done = _wait_for(db, expected, timeout=args.timeout)
+                results[f"end-to-end events/s ({kind})"] = accepted / (last_done - first_accept) if last_done else 0.0
         count, _ = db.completions()
         results["completed"], results["expected"] = float(count), float(expected)
         return results
@@ -271,6 +279,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--brokers", default="embedded,redis")
     parser.add_argument("--database", default="sqlite", help="sqlite (default) or a PostgreSQL server URL")
+    parser.add_argument(
+        "--no-worker", action="store_true",
+        help="start no worker: the accept path alone (events stay queued; no end-to-end figures)",
+    )  # fmt: skip
     args = parser.parse_args()
     results: dict[str, dict[str, float]] = {}
     for name in args.brokers.split(","):
