@@ -5,8 +5,13 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# The embedded broker's URLs (sqla+…) name their transport in the URL itself, so it is chosen by
+# alias, not by broker_transport: ours deletes delivered messages (config/sqla_transport.py).
+TRANSPORT_ALIASES["sqla"] = TRANSPORT_ALIASES["sqlalchemy"] = "config.sqla_transport:Transport"
 
 
 def transport_for(broker_url: str) -> str | None:
@@ -45,16 +50,3 @@ if app.conf.broker_url.startswith(("redis://", "rediss://")):
 # CONN_MAX_AGE, drops broken connections and returns PostgreSQL's to the pool).
 app.conf["CELERY_DB_REUSE_MAX"] = 1_000_000
 app.autodiscover_tasks(["invocations", "console", "invocations.event_sources"])
-
-
-def _tune_sqlalchemy_transport() -> None:
-    # kombu's SQLAlchemy transport polls once a second by default; passing polling_interval through
-    # broker_transport_options raises TypeError in kombu 5.7 (it reaches create_engine), so set the
-    # attribute instead (MACHINE-FACTS.md).
-    if app.conf.broker_url.startswith("sqla+"):
-        from kombu.transport import sqlalchemy
-
-        sqlalchemy.Channel.polling_interval = 0.05
-
-
-_tune_sqlalchemy_transport()
