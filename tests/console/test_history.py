@@ -83,6 +83,13 @@ def test_invocation_page_shows_payload_response_logs_timings_and_attempts_escape
     assert "12.50 ms" in body and "40 MB" in body and "Attempts" in body and 'id="timeline"' in body
 
 
+def test_a_queued_event_not_yet_run_says_so_instead_of_attempt_zero(client: Client, owner: Any, hello: Function) -> None:
+    Invocation.objects.create(request_id="r-q", function=hello, function_name="hello", invocation_type="Event", attempt=0)
+    client.force_login(owner)
+    body = client.get("/invocations/r-q/").content.decode()
+    assert "<dt>Attempt</dt><dd>– (queued, not yet run)</dd>" in body
+
+
 def test_replay_runs_the_payload_edited_on_another_qualifier(client: Client, owner: Any, hello: Function) -> None:
     Invocation.objects.create(request_id="orig", function=hello, function_name="hello", payload='{"a": 1}')
     client.force_login(owner)
