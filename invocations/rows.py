@@ -8,7 +8,8 @@ and the worker's run use these instead — the same habit as ``services/invoke.p
 Values go in through the model's own fields (``get_db_prep_save``) and come out through the
 backend's and the fields' converters, so rows read and written here are exactly what the ORM would
 read and write (aware datetimes, JSON, booleans on SQLite). Columns are named by model field, never
-spelled by hand, so a migration cannot leave a statement behind.
+spelled by hand, so a migration cannot leave a statement behind. On SQLite, writes outside a
+transaction take a per-process lock first (``writing``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
 _sqlite_writer = threading.Lock()
+_statements: dict[tuple[Any, ...], str] = {}
+_readers: dict[tuple[type[Model], str, str], tuple[str, Any, list[Callable[..., Any]]]] = {}
 
 
 @contextmanager
@@ -40,9 +43,6 @@ def writing() -> Iterator[None]:
         return
     with _sqlite_writer:
         yield
-
-_statements: dict[tuple[Any, ...], str] = {}
-_readers: dict[tuple[type[Model], str, str], tuple[str, Any, list[Callable[..., Any]]]] = {}
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:
