@@ -55,12 +55,14 @@ def table(model: type[Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def column(model: type[Model], name: str) -> str:
-    return connection.ops.quote_name(_field(model, name).column)
+def column(model: type[Model], name: str, *, qualified: bool = False) -> str:
+    """``name``'s column, quoted; ``qualified`` prefixes the table (for joins)."""
+    quoted = connection.ops.quote_name(_field(model, name).column)
+    return f"{table(model)}.{quoted}" if qualified else quoted
 
 
-def columns(model: type[Model], names: Iterable[str]) -> str:
-    return ", ".join(column(model, name) for name in names)
+def columns(model: type[Model], names: Iterable[str], *, qualified: bool = False) -> str:
+    return ", ".join(column(model, name, qualified=qualified) for name in names)
 
 
 def prepare(model: type[Model], name: str, value: Any) -> Any:

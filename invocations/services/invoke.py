@@ -178,36 +178,29 @@ _statements: dict[str, str] = {}
 def _statement(kind: str) -> str:
     """SELECT statements for the hot path, built from model metadata (so columns stay in step)."""
     if kind not in _statements:
-        quote = connection.ops.quote_name
-        version_table = quote(FunctionVersion._meta.db_table)
-        function_table = quote(Function._meta.db_table)
-        alias_table = quote(Alias._meta.db_table)
+        version_table, function_table, alias_table = rows.table(FunctionVersion), rows.table(Function), rows.table(Alias)
 
-        def columns(model: type[Any], table: str, names: tuple[str, ...]) -> str:
-            return ", ".join(f"{table}.{quote(model._meta.get_field(n).column)}" for n in names)
+        def columns(model: type[Any], names: tuple[str, ...]) -> str:
+            return rows.columns(model, names, qualified=True)
 
-        def column(model: type[Any], table: str, name: str) -> str:
-            return f"{table}.{quote(model._meta.get_field(name).column)}"
+        def column(model: type[Any], name: str) -> str:
+            return rows.column(model, name, qualified=True)
 
         select = (
-            f"SELECT {columns(FunctionVersion, version_table, _VERSION_FIELDS)}, "
-            f"{columns(Function, function_table, _FUNCTION_FIELDS)} FROM {version_table} "
-            f"INNER JOIN {function_table} ON "
-            f"{column(FunctionVersion, version_table, 'function')} = {column(Function, function_table, 'id')} "
+            f"SELECT {columns(FunctionVersion, _VERSION_FIELDS)}, {columns(Function, _FUNCTION_FIELDS)} "
+            f"FROM {version_table} INNER JOIN {function_table} ON "
+            f"{column(FunctionVersion, 'function')} = {column(Function, 'id')} "
         )
         _statements["version_by_name"] = (
-            select + f"WHERE {column(Function, function_table, 'name')} = %s "
-            f"AND {column(FunctionVersion, version_table, 'version')} = %s"
+            select + f"WHERE {column(Function, 'name')} = %s AND {column(FunctionVersion, 'version')} = %s"
         )
         _statements["version_by_function_id"] = (
-            select + f"WHERE {column(Function, function_table, 'id')} = %s "
-            f"AND {column(FunctionVersion, version_table, 'version')} = %s"
+            select + f"WHERE {column(Function, 'id')} = %s AND {column(FunctionVersion, 'version')} = %s"
         )
         _statements["alias"] = (
-            f"SELECT {columns(Alias, alias_table, ('function', 'function_version', 'routing_config'))} "
-            f"FROM {alias_table} INNER JOIN {function_table} ON "
-            f"{column(Alias, alias_table, 'function')} = {column(Function, function_table, 'id')} "
-            f"WHERE {column(Function, function_table, 'name')} = %s AND {column(Alias, alias_table, 'name')} = %s"
+            f"SELECT {columns(Alias, ('function', 'function_version', 'routing_config'))} "
+            f"FROM {alias_table} INNER JOIN {function_table} ON {column(Alias, 'function')} = {column(Function, 'id')} "
+            f"WHERE {column(Function, 'name')} = %s AND {column(Alias, 'name')} = %s"
         )
     return _statements[kind]
 
