@@ -303,6 +303,54 @@ def test_a_failed_publication_is_retried_by_the_next_sweep(settings: Any, monkey
     assert invocation.dispatched_at is None
 
 
+# --- accepts stored together (services/invoke.py's group commit) ----------------------------------
+
+
+def unsaved_events(fn: Function, count: int) -> list[Invocation]:
+    return [
+        Invocation(
+            request_id=str(uuid.uuid4()), function=fn, function_name=fn.name, executed_version="$LATEST",
+            invocation_type=Invocation.Type.EVENT, status=Invocation.Status.QUEUED, payload=f'{{"n": {n}}}',
+            attempt=0, dispatched_at=timezone.now(),
+        )
+        for n in range(count)
+    ]  # fmt: skip
+
+
+def test_accepts_flushed_together_are_stored_and_published_together(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from invocations.services import invoke
+
+    sent: list[tuple[str, list[tuple[object, ...]]]] = []
+    monkeypatch.setattr(dispatch, "send_many", lambda name, arguments: sent.append((name, list(arguments))))
+    batch = unsaved_events(function(settings), 3)
+    invoke._store_events(batch)
+    assert all(i.pk for i in batch)
+    assert sent == [(dispatch.RUN_QUEUED_INVOCATION, [(i.pk,) for i in batch])]
+    stored = Invocation.objects.filter(pk__in=[i.pk for i in batch])
+    assert sorted(stored.values_list("payload", flat=True)) == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert set(stored.values_list("status", "attempt")) == {(Invocation.Status.QUEUED, 0)}
+
+
+def test_a_batch_whose_publish_fails_is_marked_failed_so_nothing_runs_it(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from invocations.services import invoke
+
+    def refuse(name: str, arguments: object) -> None:
+        raise OSError("broker down")
+
+    monkeypatch.setattr(dispatch, "send_many", refuse)
+    batch = unsaved_events(function(settings), 2)
+    with pytest.raises(OSError):
+        invoke._store_events(batch)
+    stored = Invocation.objects.filter(pk__in=[i.pk for i in batch])
+    assert set(stored.values_list("status", "error_type")) == {(Invocation.Status.FAILED, "ServiceException")}
+    tasks.run_queued_invocation(batch[0].pk)  # a message that got through anyway finds nothing to run
+    assert not InvocationAttempt.objects.filter(invocation_id=batch[0].pk).exists()
+
+
 # --- the timeline and the status route -------------------------------------------------------------
 
 

@@ -54,3 +54,16 @@ def test_its_message_has_the_same_headers_and_properties_as_send_tasks(queue_nam
     }
     assert set(ours.properties) <= set(celerys.properties) | {"delivery_info"}
     assert ours.content_type == celerys.content_type == "application/json"
+
+
+def test_send_many_publishes_one_message_per_argument_list_in_order(queue_name: str) -> None:
+    dispatch.send_many(dispatch.RUN_QUEUED_INVOCATION, [(1,), (2,), (3,)])
+    messages = [receive(queue_name) for _ in range(3)]
+    assert [m.decode()[0] for m in messages] == [[1], [2], [3]]
+    assert len({m.headers["id"] for m in messages}) == 3
+    dispatch.send_now(dispatch.RUN_QUEUED_INVOCATION, 4)
+    alone = receive(queue_name)
+    assert set(alone.headers) == set(messages[0].headers)
+    assert {k: v for k, v in alone.properties.items() if k not in ("correlation_id", "delivery_tag")} == {
+        k: v for k, v in messages[0].properties.items() if k not in ("correlation_id", "delivery_tag")
+    }
