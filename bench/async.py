@@ -23,7 +23,6 @@ Figures only, no assertions. Every process started here is stopped on exit.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import shutil
@@ -35,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import zipfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,17 +41,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import noop_zip  # noqa: E402
 from scripts.stack import Stack, free_port  # noqa: E402
-
-NOOP = "def handler(event, context):\n    return None\n"
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", NOOP)
-    return buffer.getvalue()
-
 
 def _client(stack: Stack, key: str, secret: str) -> Any:
     import boto3
@@ -159,7 +148,7 @@ def run(broker_name: str, broker_url: str | None, args: argparse.Namespace) -> d
         client = _client(stack, key, secret)
         client.create_function(
             FunctionName="noop", Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
-            Handler="app.handler", Code={"ZipFile": _zip()}, Timeout=3,
+            Handler="app.handler", Code={"ZipFile": noop_zip()}, Timeout=3,
         )  # fmt: skip
         client.get_waiter("function_active_v2").wait(FunctionName="noop", WaiterConfig={"Delay": 1})
         client.invoke(FunctionName="noop", Payload=b"{}")

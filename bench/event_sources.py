@@ -21,7 +21,6 @@ Figures only, no assertions. Every process started here is stopped on exit.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import sqlite3
@@ -30,7 +29,6 @@ import sys
 import tempfile
 import time
 import uuid
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,17 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scripts.stack import Stack, free_port  # noqa: E402
+from bench.common import noop_zip  # noqa: E402
 from tests.invocations.aws_emulator import moto_server  # noqa: E402
-
-NOOP = "def handler(event, context):\n    return None\n"
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", NOOP)
-    return buffer.getvalue()
-
 
 def _when(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
@@ -93,7 +82,7 @@ def throughput(lambda_: Any, sqs: Any, db: Path, batch_size: int, messages: int,
     function = f"noop-{batch_size}"
     lambda_.create_function(
         FunctionName=function, Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
-        Handler="app.handler", Code={"ZipFile": _zip()}, Timeout=30,
+        Handler="app.handler", Code={"ZipFile": noop_zip()}, Timeout=30,
     )  # fmt: skip
     url, arn = _queue(sqs)
     started = time.monotonic()
@@ -120,7 +109,7 @@ def latency(lambda_: Any, sqs: Any, db: Path, count: int, gap: float) -> None:
     function = "noop-latency"
     lambda_.create_function(
         FunctionName=function, Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
-        Handler="app.handler", Code={"ZipFile": _zip()}, Timeout=30,
+        Handler="app.handler", Code={"ZipFile": noop_zip()}, Timeout=30,
     )  # fmt: skip
     url, arn = _queue(sqs)
     uuid_ = lambda_.create_event_source_mapping(

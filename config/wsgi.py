@@ -10,7 +10,9 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_wsgi_application()
+from config.whole_body import whole_bodies  # noqa: E402
+
+application = whole_bodies(get_wsgi_application())
 
 from invocations.node import start_node  # noqa: E402 - needs the app registry loaded above
 

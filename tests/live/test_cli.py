@@ -130,6 +130,8 @@ def test_async_invoke_then_history(home: Path, live: Live, deployed: str) -> Non
             break
         time.sleep(0.5)
     assert rows[request_id]["InvocationType"] == "Event" and rows[request_id]["Source"] == "cli"
+    for _ in range(4 - len(rows)):  # the table below needs more rows than its limit (run alone, too)
+        assert run(home, live, "invoke", deployed).returncode == 0
     table = run(home, live, "history", deployed, "--limit", "3")
     assert table.returncode == 0
     lines = table.stdout.splitlines()
