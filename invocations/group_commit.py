@@ -10,6 +10,10 @@ up during the previous flush: a lone caller waits for nobody, and a busy node wr
 batches. It is the group commit of database logs (PostgreSQL's ``commit_delay``, MySQL's binlog
 group commit) without their wait for company.
 
+``concurrent_flushes`` lets more than one leader flush at once, for a database that commits
+concurrent transactions in parallel (PostgreSQL); a caller then waits only when every flush slot is
+busy. A caller whose item another leader has taken waits for that leader, never leads an empty batch.
+
 No thread of its own: the leader is a caller, so nothing is left running if no caller comes, and a
 caller's item is never written after the caller has given up on it. If ``flush`` raises, every item
 of that batch gets the error (the flush must leave none of them half-written).
@@ -25,10 +29,11 @@ T = TypeVar("T")
 
 
 class _Entry(Generic[T]):
-    __slots__ = ("item", "done", "error")
+    __slots__ = ("item", "taken", "done", "error")
 
     def __init__(self, item: T) -> None:
         self.item = item
+        self.taken = False  # in a batch being flushed
         self.done = False
         self.error: BaseException | None = None
 
@@ -37,14 +42,17 @@ class GroupCommit(Generic[T]):
     """``submit(item)`` returns once ``flush`` has written ``item`` (with whatever else was waiting),
     or raises ``FlushFailed`` carrying the error ``flush`` raised for that batch."""
 
-    def __init__(self, flush: Callable[[Sequence[T]], None], *, max_batch: int = 64) -> None:
-        if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+    def __init__(
+        self, flush: Callable[[Sequence[T]], None], *, max_batch: int = 64, concurrent_flushes: int = 1
+    ) -> None:
+        if max_batch < 1 or concurrent_flushes < 1:
+            raise ValueError("max_batch and concurrent_flushes must be at least 1")
         self._flush = flush
         self._max_batch = max_batch
+        self._concurrent_flushes = concurrent_flushes
         self._lock = threading.Condition(threading.Lock())
         self._queue: list[_Entry[T]] = []
-        self._flushing = False
+        self._flushing = 0  # flushes running
         self.batches = 0  # flushes done, and items written: for tests and benchmarks
         self.items = 0
 
@@ -53,7 +61,7 @@ class GroupCommit(Generic[T]):
         with self._lock:
             self._queue.append(entry)
             while not entry.done:
-                if self._flushing:
+                if entry.taken or self._flushing >= self._concurrent_flushes:
                     self._lock.wait()
                     continue
                 self._lead()
@@ -63,7 +71,9 @@ class GroupCommit(Generic[T]):
     def _lead(self) -> None:
         """Flush the oldest queued items; called and returns with the lock held."""
         batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
-        self._flushing = True
+        for entry in batch:
+            entry.taken = True
+        self._flushing += 1
         self._lock.release()
         error: BaseException | None = None
         try:
@@ -74,7 +84,7 @@ class GroupCommit(Generic[T]):
             self._lock.acquire()
             for entry in batch:
                 entry.done, entry.error = True, error
-            self._flushing = False
+            self._flushing -= 1
             self.batches += 1
             self.items += len(batch)
             self._lock.notify_all()

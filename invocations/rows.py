@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Field, Model
 
 M = TypeVar("M", bound=Model)
@@ -107,29 +107,71 @@ def statement(key: tuple[Any, ...], build: Callable[[], str]) -> str:
     return _statements[full_key]
 
 
-def insert(instance: Model) -> None:
-    """INSERT ``instance`` as a new row (every concrete field, as ``save(force_insert=True)``);
-    sets its primary key. No signals, no ``pre_save`` (no model here uses ``auto_now``)."""
-    model = type(instance)
-    fields = tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+def _insert_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
+    return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+
+
+def _insert_sql(model: type[Model], count: int) -> str:
+    """``INSERT … VALUES (…), … (count rows) [RETURNING pk]``, built once per model and row count."""
+    fields = _insert_fields(model)
     pk = model._meta.pk
     assert pk is not None
 
     def build() -> str:
-        placeholders = ", ".join(["%s"] * len(fields))
-        sql = f"INSERT INTO {table(model)} ({columns(model, [f.name for f in fields])}) VALUES ({placeholders})"
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        sql = f"INSERT INTO {table(model)} ({columns(model, [f.name for f in fields])}) VALUES " + ", ".join([row] * count)
         if connection.features.can_return_columns_from_insert:
             sql += f" RETURNING {connection.ops.quote_name(pk.column)}"
         return sql
 
-    sql = statement(("insert", model), build)
-    params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
-    with writing(), connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        # fetchall: SQLite ends the statement (and its write lock) only when stepped to the end.
-        instance.pk = cursor.fetchall()[0][0] if connection.features.can_return_columns_from_insert else cursor.lastrowid
+    return statement(("insert", model, count), build)
+
+
+def _inserted(instance: Model, pk: Any) -> None:
+    instance.pk = pk
     instance._state.adding = False
     instance._state.db = connection.alias
+
+
+def insert(instance: Model) -> None:
+    """INSERT ``instance`` as a new row (every concrete field, as ``save(force_insert=True)``);
+    sets its primary key. No signals, no ``pre_save`` (no model here uses ``auto_now``)."""
+    fields = _insert_fields(type(instance))
+    params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
+    with writing(), connection.cursor() as cursor:
+        cursor.execute(_insert_sql(type(instance), 1), params)
+        # fetchall: SQLite ends the statement (and its write lock) only when stepped to the end.
+        returning = connection.features.can_return_columns_from_insert
+        _inserted(instance, cursor.fetchall()[0][0] if returning else cursor.lastrowid)
+
+
+def insert_many(instances: Sequence[Model]) -> None:
+    """INSERT new rows of one model, as many per statement as the backend takes (all of them on
+    PostgreSQL, 999 parameters' worth on SQLite), setting each primary key as ``insert`` does.
+
+    One statement is atomic by itself, with no BEGIN and COMMIT round trips; rows that need more
+    than one statement are inserted in one transaction. Without multi-row RETURNING (old SQLite,
+    other backends), rows are inserted one by one.
+    """
+    if not instances:
+        return
+    model = type(instances[0])
+    fields = _insert_fields(model)
+    if not connection.features.can_return_rows_from_bulk_insert:
+        with writing(), transaction.atomic():
+            for instance in instances:
+                insert(instance)
+        return
+    size = max(1, connection.ops.bulk_batch_size(list(fields), list(instances)))
+    with writing(), transaction.atomic() if len(instances) > size else nullcontext():
+        for start in range(0, len(instances), size):
+            chunk = instances[start : start + size]
+            params = [field.get_db_prep_save(getattr(i, field.attname), connection) for i in chunk for field in fields]
+            with connection.cursor() as cursor:
+                cursor.execute(_insert_sql(model, len(chunk)), params)
+                keys = [row[0] for row in cursor.fetchall()]
+            for instance, pk in zip(chunk, keys, strict=True):
+                _inserted(instance, pk)
 
 
 def update(model: type[Model], pk: int, values: Mapping[str, Any], *, where: Mapping[str, Any] | None = None) -> int:

@@ -140,3 +140,37 @@ def test_the_callers_own_error_reaches_a_lone_caller() -> None:
 def test_max_batch_must_be_positive() -> None:
     with pytest.raises(ValueError):
         GroupCommit(lambda items: None, max_batch=0)
+
+
+def test_with_two_flush_slots_a_caller_whose_item_is_taken_waits_instead_of_leading() -> None:
+    releases: list[threading.Event] = []
+    batches: list[list[int]] = []
+    lock = threading.Lock()
+
+    def flush(items: Sequence[int]) -> None:
+        release = threading.Event()
+        with lock:
+            batches.append(list(items))
+            releases.append(release)
+        release.wait(5)
+
+    group = GroupCommit(flush, concurrent_flushes=2)
+    first = threading.Thread(target=group.submit, args=(1,))
+    first.start()
+    wait_until(lambda: len(batches) == 1)
+    second = threading.Thread(target=group.submit, args=(2,))
+    second.start()
+    wait_until(lambda: len(batches) == 2)  # two flushes at once: both slots busy
+    rest = threading.Thread(target=submit_all, args=(group, [3, 4]))
+    rest.start()
+    wait_until(lambda: len(group._queue) == 2)
+    releases[1].set()  # the second flush ends: one caller leads [3, 4], the other's item is taken
+    wait_until(lambda: len(batches) == 3)
+    releases[0].set()  # a slot frees while 3 and 4 are still being flushed
+    time.sleep(0.05)
+    assert len(batches) == 3, batches  # nobody led an empty batch
+    releases[2].set()
+    for thread in (first, second, rest):
+        thread.join(5)
+    assert sorted(batches[2]) == [3, 4]
+    assert (group.batches, group.items) == (3, 4)

@@ -91,3 +91,22 @@ def test_writes_inside_a_transaction_do_not_wait_for_the_process_writer_lock() -
     finally:
         rows._sqlite_writer.release()
     assert Invocation.objects.get(pk=invocation.pk).status == "running"
+
+
+def test_insert_many_stores_every_row_and_gives_each_instance_its_own_key() -> None:
+    from django.db import connection
+
+    function = Function.objects.create(name="f")
+    batch = [new_invocation(function, payload=f'{{"n": {n}}}') for n in range(3)]
+    rows.insert_many(batch)
+    assert len({i.pk for i in batch}) == 3 and not any(i._state.adding for i in batch)
+    for n, invocation in enumerate(batch):  # each key is its own row's, in order
+        assert Invocation.objects.get(pk=invocation.pk).payload == f'{{"n": {n}}}'
+    # More rows than one statement takes (999 parameters on SQLite) go in several, all stored.
+    size = connection.ops.bulk_batch_size(list(rows._insert_fields(Invocation)), [])
+    many = [new_invocation(function, payload=str(n)) for n in range(min(size, 200) + 5)]
+    rows.insert_many(many)
+    assert sorted(Invocation.objects.filter(pk__in=[i.pk for i in many]).values_list("payload", flat=True)) == sorted(
+        str(n) for n in range(len(many))
+    )
+    rows.insert_many([])  # nothing to do
