@@ -45,7 +45,8 @@ def test_a_lone_caller_flushes_its_own_item_at_once() -> None:
     assert (group.batches, group.items) == (1, 1)
 
 
-def test_callers_arriving_during_a_flush_share_the_next_one() -> None:
+def pile_up_behind_a_flush(max_batch: int) -> tuple[GroupCommit[int], list[list[int]]]:
+    """Item 0's flush is held open while items 1–5 arrive; then everything is let through."""
     flushed: list[list[int]] = []
     first_started, release = threading.Event(), threading.Event()
 
@@ -55,7 +56,7 @@ def test_callers_arriving_during_a_flush_share_the_next_one() -> None:
             release.wait(5)
         flushed.append(list(items))
 
-    group = GroupCommit(flush)
+    group = GroupCommit(flush, max_batch=max_batch)
     leader = threading.Thread(target=group.submit, args=(0,))
     leader.start()
     first_started.wait(5)
@@ -65,31 +66,18 @@ def test_callers_arriving_during_a_flush_share_the_next_one() -> None:
     release.set()
     leader.join(5)
     others.join(5)
+    return group, flushed
+
+
+def test_callers_arriving_during_a_flush_share_the_next_one() -> None:
+    group, flushed = pile_up_behind_a_flush(max_batch=64)
     assert flushed[0] == [0]
     assert sorted(flushed[1]) == [1, 2, 3, 4, 5]
     assert (group.batches, group.items) == (2, 6)
 
 
 def test_max_batch_splits_what_piled_up() -> None:
-    flushed: list[list[int]] = []
-    first_started, release = threading.Event(), threading.Event()
-
-    def flush(items: Sequence[int]) -> None:
-        if not flushed:
-            first_started.set()
-            release.wait(5)
-        flushed.append(list(items))
-
-    group = GroupCommit(flush, max_batch=2)
-    leader = threading.Thread(target=group.submit, args=(0,))
-    leader.start()
-    first_started.wait(5)
-    others = threading.Thread(target=submit_all, args=(group, range(1, 6)))
-    others.start()
-    wait_until(lambda: len(group._queue) == 5)
-    release.set()
-    leader.join(5)
-    others.join(5)
+    _, flushed = pile_up_behind_a_flush(max_batch=2)
     assert [len(batch) for batch in flushed] == [1, 2, 2, 1]
     assert sorted(sum(flushed, [])) == [0, 1, 2, 3, 4, 5]
 
