@@ -46,6 +46,7 @@ from django.db import DatabaseError, connection, transaction
 
 from invocations.models import Invocation
 from invocations.node import at_exit
+from invocations.pooled import release_idle_connection
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,8 @@ class Recorder:
                 if pending:
                     self._write(pending, attempts=MAX_ATTEMPTS)
                     pending = []
+                    if self._queue.empty():
+                        release_idle_connection()  # idle: give a pooled connection back
                 if markers and self._queue.empty():
                     for marker in markers:
                         marker.done.set()

@@ -58,6 +58,7 @@ from invocations.arns import function_arn, parse_function_name, validation_messa
 from invocations.engine.types import FunctionSpec, InvokeRequest, InvokeResult, RuntimeUnavailable, TooManyRequests
 from invocations.group_commit import FlushFailed, GroupCommit
 from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation
+from invocations.pooled import release_idle_connection
 
 logger = logging.getLogger(__name__)
 
@@ -384,9 +385,7 @@ def release_connection_while_waiting() -> None:
     2-second function took 6.6 s with a pool of 20). SQLite connections are per-thread files,
     cheap to keep and costly to reopen, so they stay.
     """
-    if connection.vendor == "postgresql" and connection.settings_dict.get("OPTIONS", {}).get("pool") \
-            and not connection.in_atomic_block:
-        connection.close()
+    release_idle_connection()
 
 
 def engine_failure(
