@@ -13,6 +13,7 @@ import signal
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,9 +38,12 @@ SLEEPER = "import time\n\ndef handler(event, context):\n    time.sleep(event.get
 class AsyncStack:
     def __init__(self, stack: Stack, key_id: str, secret: str) -> None:
         self.stack, self.key_id, self.secret = stack, key_id, secret
-        self.lambda_ = boto3.client(
-            "lambda", endpoint_url=stack.endpoint, region_name="us-east-1",
-            aws_access_key_id=key_id, aws_secret_access_key=secret,
+        self.lambda_ = self.new_client()
+
+    def new_client(self) -> Any:
+        return boto3.client(
+            "lambda", endpoint_url=self.stack.endpoint, region_name="us-east-1",
+            aws_access_key_id=self.key_id, aws_secret_access_key=self.secret,
             config=Config(retries={"max_attempts": 1}, read_timeout=60),
         )  # fmt: skip
 
@@ -151,9 +155,33 @@ def test_function_errors_are_retried_then_the_record_reaches_sqs(astack: AsyncSt
     assert final["Deliveries"][0]["Status"] == "delivered"
 
 
-def test_a_burst_of_events_all_complete(astack: AsyncStack) -> None:
+def test_a_concurrent_burst_is_stored_run_and_recorded_once_each(astack: AsyncStack, moto: Moto) -> None:
+    """Sixteen clients at once: the web stores their events in shared batches (group commit), and
+    each record that reaches SQS carries the payload its own caller sent, exactly once."""
+    url, arn = moto.queue()
     astack.create("burst", ECHO_HANDLER)
-    ids = [astack.event("burst", {"i": i}) for i in range(60)]
-    for request_id in ids:
-        document = astack.wait_for("burst", request_id, lambda d: d["Condition"] is not None, timeout=60)
-        assert (document["Status"], document["ApproximateInvokeCount"]) == ("succeeded", 1)
+    astack.lambda_.put_function_event_invoke_config(
+        FunctionName="burst", MaximumRetryAttempts=0, DestinationConfig={"OnSuccess": {"Destination": arn}}
+    )
+    clients = [astack.new_client() for _ in range(16)]
+
+    def send(client_index: int) -> list[tuple[str, int]]:
+        sent = []
+        for n in range(8):
+            i = client_index * 8 + n
+            response = clients[client_index].invoke(
+                FunctionName="burst", InvocationType="Event", Payload=json.dumps({"i": i}).encode()
+            )
+            assert response["StatusCode"] == 202
+            sent.append((str(response["ResponseMetadata"]["RequestId"]), i))
+        return sent
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        sent = dict(pair for pairs in pool.map(send, range(16)) for pair in pairs)
+    assert len(sent) == 128  # a request id per event
+    records = [json.loads(m["Body"]) for m in moto.receive(url, count=128, timeout=90)]
+    assert sorted(r["requestContext"]["requestId"] for r in records) == sorted(sent)
+    for record in records:
+        i = sent[record["requestContext"]["requestId"]]
+        assert record["requestPayload"] == {"i": i} and record["responsePayload"] == {"i": i}
+        assert (record["requestContext"]["condition"], record["requestContext"]["approximateInvokeCount"]) == ("Success", 1)
