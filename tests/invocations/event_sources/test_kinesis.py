@@ -449,7 +449,6 @@ def test_a_batch_is_cut_before_6_mb(moto: Moto) -> None:
 
 @pytest.mark.django_db
 def test_records_the_filter_drops_are_skipped_and_checkpointed(moto: Moto) -> None:
-    pytest.importorskip("invocations.event_sources.filtering")
     stream = Stream(moto)
     sequence_numbers = stream.put(json.dumps({"kind": "keep", "n": 1}), json.dumps({"kind": "drop"}), "not json", json.dumps({"kind": "keep", "n": 2}), json.dumps({"kind": "drop"}))
     pattern = {"data": {"kind": ["keep"]}}
