@@ -127,6 +127,11 @@ def _insert_sql(model: type[Model], count: int) -> str:
     return statement(("insert", model, count), build)
 
 
+def _values(instances: Iterable[Model], fields: Sequence[Field[Any, Any]]) -> list[Any]:
+    """The INSERT parameters of ``instances``, row after row, as the database stores them."""
+    return [field.get_db_prep_save(getattr(instance, field.attname), connection) for instance in instances for field in fields]
+
+
 def _inserted(instance: Model, pk: Any) -> None:
     instance.pk = pk
     instance._state.adding = False
@@ -137,7 +142,7 @@ def insert(instance: Model) -> None:
     """INSERT ``instance`` as a new row (every concrete field, as ``save(force_insert=True)``);
     sets its primary key. No signals, no ``pre_save`` (no model here uses ``auto_now``)."""
     fields = _insert_fields(type(instance))
-    params = [field.get_db_prep_save(getattr(instance, field.attname), connection) for field in fields]
+    params = _values([instance], fields)
     with writing(), connection.cursor() as cursor:
         cursor.execute(_insert_sql(type(instance), 1), params)
         # fetchall: SQLite ends the statement (and its write lock) only when stepped to the end.
@@ -166,7 +171,7 @@ def insert_many(instances: Sequence[Model]) -> None:
     with writing(), transaction.atomic() if len(instances) > size else nullcontext():
         for start in range(0, len(instances), size):
             chunk = instances[start : start + size]
-            params = [field.get_db_prep_save(getattr(i, field.attname), connection) for i in chunk for field in fields]
+            params = _values(chunk, fields)
             with connection.cursor() as cursor:
                 cursor.execute(_insert_sql(model, len(chunk)), params)
                 keys = [row[0] for row in cursor.fetchall()]
