@@ -14,26 +14,26 @@ import enum
 import json
 import logging
 import os
-import shutil
 import signal
-import tempfile
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from invocations.engine import logs
-from invocations.engine.limits import EnvironmentGroups, Limits, rss_peak_mb
+from invocations.engine.limits import EnvironmentGroups, Limits, largest_process, rss_peak_mb, vm_hwm_mb
 from invocations.engine.runtime_api import (
     INVALID_REQUEST_ID,
     INVALID_STATE_TRANSITION,
     MAX_RESPONSE_PAYLOAD,
     MAX_STREAMED_PAYLOAD,
     Event,
+    RuntimeApiConnection,
     RuntimeApiError,
-    start_server,
 )
-from invocations.engine.sandbox import launch_plan
 from invocations.engine.types import FunctionSpec, InvokeRequest, InvokeResult, RuntimeInfo
+
+if TYPE_CHECKING:
+    from invocations.engine.sandbox import Backend, Slot
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +95,13 @@ class _ProcessWatch(asyncio.SubprocessProtocol):
 
 
 class ExecutionEnvironment:
-    def __init__(self, env_id: str, spec: FunctionSpec, runtime: RuntimeInfo, *, runtimes_dir: str,
-                 work_dir: str, bwrap: str | None, limits: Limits,
-                 on_dead: Callable[[ExecutionEnvironment], None]) -> None:
+    def __init__(self, env_id: str, spec: FunctionSpec, runtime: RuntimeInfo, *, sandbox: Backend, limits: Limits,
+                 on_dead: Callable[[ExecutionEnvironment], None], init_timeout_s: float = INIT_TIMEOUT_S) -> None:
         self.id = env_id
+        self.init_timeout_s = init_timeout_s
         self.spec = spec
         self.runtime = runtime
-        self.runtimes_dir = runtimes_dir
-        self.work_dir = work_dir
-        self.bwrap = bwrap
+        self.sandbox = sandbox
         self.limits = limits
         self.on_dead = on_dead
         self.state = State.STARTING
@@ -118,7 +116,8 @@ class ExecutionEnvironment:
         self._output_fd: int | None = None
         self._sink = logs.LogBuffer()  # where runtime output goes right now
         self._groups = EnvironmentGroups(None, None)
-        self._tmp_dir: str | None = None
+        self._slot: Slot | None = None
+        self._status_fd: int | None = None  # /proc/<runtime>/status, kept open for Max Memory Used
         self._spawned_at = 0.0
         self._init_timer: asyncio.TimerHandle | None = None
         self._current: Invocation | None = None
@@ -129,12 +128,11 @@ class ExecutionEnvironment:
     # ----- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         try:
-            self._server, port = await start_server(self)
-            self._tmp_dir = tempfile.mkdtemp(prefix=f"{self.id}-", dir=self.work_dir)
+            self._slot = await self.sandbox.take(self.spec.ephemeral_storage_mb, self.spec.code_dir)
+            self._server = await self._loop.create_server(lambda: RuntimeApiConnection(self), sock=self._slot.listener)
             self._groups = self.limits.create(self.id, self.spec.memory_mb)
-            plan = launch_plan(spec=self.spec, runtime=self.runtime, runtimes_dir=self.runtimes_dir,
-                               api_address=f"127.0.0.1:{port}", tmp_dir=self._tmp_dir, env_id=self.id,
-                               bwrap=self.bwrap, groups=self._groups)
+            plan = self.sandbox.launch_plan(spec=self.spec, runtime=self.runtime, slot=self._slot,
+                                            groups=self._groups, env_id=self.id)
             read_fd, write_fd = os.pipe()  # stdout and stderr merged, as in Lambda's log stream
             os.set_blocking(read_fd, False)
             self._output_fd = read_fd
@@ -147,7 +145,7 @@ class ExecutionEnvironment:
                 os.close(write_fd)
             self._pid = self._transport.get_pid()
             self._loop.add_reader(read_fd, self._read_output)
-            self._init_timer = self._loop.call_later(INIT_TIMEOUT_S, self._init_timed_out)
+            self._init_timer = self._loop.call_later(self.init_timeout_s, self._init_timed_out)
         except BaseException:
             self.state = State.DEAD
             self._cleanup()
@@ -189,6 +187,11 @@ class ExecutionEnvironment:
         waiter, self._next_waiter = self._next_waiter, None
         if waiter is not None and not waiter.done():
             self._deliver(invocation, waiter)
+        elif self._initialized:
+            # A runtime that stopped asking for events (it hangs after answering, or closed its
+            # socket) gets the function's timeout to take this one, as if it had; a cold one is
+            # bounded by the init timer first.
+            invocation.deadline = self._loop.call_later(self.spec.timeout_s, self._timed_out, invocation)
         return invocation.future
 
     def _deliver(self, invocation: Invocation, waiter: asyncio.Future[Event]) -> None:
@@ -197,6 +200,8 @@ class ExecutionEnvironment:
         invocation.head = self._sink.text() + logs.start_line(request.request_id, self.spec.version)
         self._sink = invocation.output
         invocation.delivered_at = time.monotonic()
+        if invocation.deadline is not None:
+            invocation.deadline.cancel()
         invocation.deadline = self._loop.call_later(self.spec.timeout_s, self._timed_out, invocation)
         waiter.set_result(Event(
             request_id=request.request_id,
@@ -209,7 +214,10 @@ class ExecutionEnvironment:
         ))
 
     def _finish(self, invocation: Invocation, *, payload: bytes, error_type: str | None, status: str,
-                platform_lines: str = "", billed_ms: int | None = None) -> None:
+                platform_lines: str = "", billed_ms: int | None = None, reset: bool = False) -> None:
+        """Complete an invocation. With ``reset`` the environment is killed first, so that the pool,
+        which takes it back when the result is set, never hands it to another caller (Lambda resets
+        an environment after a failure of the runtime, not after a handled function error)."""
         if invocation.future.done():
             return
         if invocation.deadline is not None:
@@ -232,7 +240,9 @@ class ExecutionEnvironment:
                                    init_duration_ms=init_ms))
         self.invocations += 1
         self.last_used = now
-        if self.alive:
+        if reset:
+            self.kill()
+        elif self.alive:
             self.state = State.IDLE
         invocation.future.set_result(InvokeResult(
             request_id=request_id, payload=payload, function_error="Unhandled" if error_type else None,
@@ -245,22 +255,39 @@ class ExecutionEnvironment:
         ))
 
     def max_memory_used_mb(self) -> int:
+        """The larger of the memory cgroup's peak (what the environment itself charged: its private
+        memory, the files it wrote) and the runtime's peak resident set, shared pages included: the
+        interpreter and libraries it maps are memory it uses, although the host's page cache had
+        them before (and so charged them to no environment)."""
         peak = self._groups.peak_memory_mb()
-        if peak is None and self._pid is not None:
-            peak = rss_peak_mb(self._pid)
-        return peak or 0
+        if peak is None:
+            return rss_peak_mb(self._pid) if self._pid is not None else 0
+        return max(peak, self._runtime_peak_rss_mb())
+
+    def _runtime_peak_rss_mb(self) -> int:
+        if self._status_fd is None:
+            # The runtime is the biggest process of the environment (the others are bwrap's);
+            # its status file stays open: a pread per invocation instead of a search.
+            pid = largest_process(self._groups.memory)
+            if pid is None:
+                return 0
+            try:
+                self._status_fd = os.open(f"/proc/{pid}/status", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                return 0
+        return vm_hwm_mb(self._status_fd)
 
     def _fail(self, invocation: Invocation, error_type: str, message: str, log_lines: str, *,
               status: str = "failed", billed_ms: int | None = None) -> None:
+        """A failure the platform observed (timeout, crash, oversized response): never reused."""
         self._finish(invocation, payload=error_payload(error_type, message), error_type=error_type,
-                     status=status, platform_lines=log_lines, billed_ms=billed_ms)
+                     status=status, platform_lines=log_lines, billed_ms=billed_ms, reset=True)
 
     def _timed_out(self, invocation: Invocation) -> None:
         if self._current is not invocation:
             return
         timeout = self.spec.timeout_s
         request_id = invocation.request.request_id
-        self.kill()
         # Billed duration of a timed-out invocation is the timeout (spec §10).
         self._fail(invocation, "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds",
                    logs.timeout_line(request_id, timeout), status="timed-out", billed_ms=int(timeout * 1000))
@@ -269,12 +296,13 @@ class ExecutionEnvironment:
         if self._initialized:
             return
         invocation = self._current
-        self.kill()
-        if invocation is not None:
+        if invocation is None:
+            self.kill()
+        else:
             request_id = invocation.request.request_id
             self._fail(invocation, "Sandbox.Timedout",
-                       f"RequestId: {request_id} Error: Task timed out after {INIT_TIMEOUT_S:.2f} seconds",
-                       logs.timeout_line(request_id, INIT_TIMEOUT_S), status="timed-out")
+                       f"RequestId: {request_id} Error: Task timed out after {self.init_timeout_s:.2f} seconds",
+                       logs.timeout_line(request_id, self.init_timeout_s), status="timed-out")
 
     def _process_exited(self) -> None:
         returncode = self._transport.get_returncode() if self._transport else None
@@ -283,14 +311,14 @@ class ExecutionEnvironment:
         invocation = self._current
         if invocation is not None and not invocation.future.done():
             request_id = invocation.request.request_id
-            reason = exit_reason(returncode, sandboxed=self.bwrap is not None)
+            reason = exit_reason(returncode, sandboxed=self.sandbox.name != "off")
             if returncode == 0:
                 message = f"RequestId: {request_id} Error: Runtime exited without providing a reason"
             else:
                 message = f"RequestId: {request_id} Error: Runtime exited with error: {reason}"
-            # AWS logs the OOM classification after the ExitError line, the payload stays ExitError.
+            # Killed for memory: AWS's errorType is Runtime.OutOfMemory, with the same message.
             kind = "Runtime.OutOfMemory" if self._groups.oom_killed() else "Runtime.ExitError"
-            self._fail(invocation, "Runtime.ExitError", message, f"{message}\n{kind}\n")
+            self._fail(invocation, kind, message, f"{message}\n{kind}\n")
         self._cleanup()
 
     def _cleanup(self) -> None:
@@ -302,13 +330,19 @@ class ExecutionEnvironment:
         if self._next_waiter is not None and not self._next_waiter.done():
             self._next_waiter.cancel()
         if self._server is not None:
-            self._server.close()
+            self._server.close()  # and with it the slot's Runtime API socket
+        elif self._slot is not None:
+            self._slot.listener.close()
         if self._output_fd is not None:
             self._loop.remove_reader(self._output_fd)
             os.close(self._output_fd)
             self._output_fd = None
-        if self._tmp_dir:
-            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+        if self._status_fd is not None:
+            os.close(self._status_fd)
+            self._status_fd = None
+        if self._slot is not None:
+            self.sandbox.release(self._slot)
+            self._slot = None
         self._remove_groups(attempts=40)
         self.on_dead(self)
 

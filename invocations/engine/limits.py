@@ -21,7 +21,6 @@ logger = logging.getLogger(__name__)
 CGROUP_ROOT = "/sys/fs/cgroup"
 PIDS_MAX = 1024
 NOFILE = 1024  # Lambda's file descriptor quota
-FSIZE_BYTES = 512 * 1024 * 1024  # Lambda's default ephemeral storage
 MB = 1024 * 1024
 
 
@@ -213,6 +212,37 @@ class Limits:
                 os.rmdir(parent)
             except OSError:
                 logger.warning("could not remove cgroup %s", parent)
+
+
+def largest_process(group: str | None) -> int | None:
+    """The member of a cgroup with the largest resident set."""
+    if not group:
+        return None
+    best, best_rss = None, -1
+    try:
+        pids = _read(os.path.join(group, "cgroup.procs")).split()
+    except OSError:
+        return None
+    for pid in pids:
+        try:
+            for line in _read(f"/proc/{pid}/status").splitlines():
+                if line.startswith("VmRSS:") and int(line.split()[1]) > best_rss:
+                    best, best_rss = int(pid), int(line.split()[1])
+        except OSError:
+            continue
+    return best
+
+
+def vm_hwm_mb(status_fd: int) -> int:
+    """VmHWM (peak resident set) from an open /proc/<pid>/status; 0 once the process is gone."""
+    try:
+        text = os.pread(status_fd, 4096, 0).decode()
+    except OSError:
+        return 0
+    start = text.find("VmHWM:")
+    if start < 0:
+        return 0
+    return math.ceil(int(text[start + 6:text.index("kB", start)]) / 1024)
 
 
 def rss_peak_mb(root_pid: int) -> int:

@@ -26,10 +26,10 @@ from typing import Any, Coroutine, TypeVar
 import uvloop
 
 from invocations.engine import logs
-from invocations.engine.environment import ExecutionEnvironment, error_payload
+from invocations.engine.environment import INIT_TIMEOUT_S, ExecutionEnvironment, error_payload
 from invocations.engine.interpreters import default_runtimes_dir, discover_runtimes
 from invocations.engine.limits import Limits
-from invocations.engine.sandbox import bwrap_path
+from invocations.engine.sandbox import Backend, SandboxConfig, SandboxUnavailable, make_sandbox
 from invocations.engine.types import (
     FunctionSpec,
     InvokeRequest,
@@ -56,10 +56,19 @@ class PoolConfig:
     max_environments: int = 128
     keep_alive_s: float = 300.0
     runtimes_dir: str = field(default_factory=default_runtimes_dir)
-    work_dir: str = field(default_factory=_default_work_dir)  # per-environment /tmp dirs live here
-    sandbox: str = "auto"  # "auto" (bwrap when present) | "bwrap" (required) | "off"
+    work_dir: str = field(default_factory=_default_work_dir)  # /tmp images and the seccomp program
+    sandbox: str = "bwrap"  # "bwrap" | "off" (sandbox/__init__.py)
     queue_timeout_s: float = 10.0
     use_cgroups: bool = True  # False forces the rlimit fallback (tests of the degraded mode)
+    egress: str = "on"  # on | off | an allow-list (sandbox/egress.py)
+    sandbox_uid: int = 65993  # the unprivileged host uid environments run as
+    internal_endpoints: tuple[tuple[str, int], ...] = ()  # (host, port) no function may reach
+    spare_slots: int = 2  # sandbox slots kept built ahead of cold starts
+    init_timeout_s: float = INIT_TIMEOUT_S  # a runtime that has not asked for its first event by then is killed
+
+    def sandbox_config(self) -> SandboxConfig:
+        return SandboxConfig(mode=self.sandbox, host_uid=self.sandbox_uid, egress=self.egress,
+                             internal_endpoints=self.internal_endpoints, spares=self.spare_slots)
 
 
 @dataclass
@@ -75,16 +84,20 @@ class _FunctionState:
 class Pool:
     def __init__(self, config: PoolConfig | None = None) -> None:
         self.config = config or PoolConfig()
-        if self.config.sandbox not in ("auto", "bwrap", "off"):
-            raise ValueError(f"sandbox must be auto, bwrap or off, not {self.config.sandbox!r}")
-        self._bwrap = None if self.config.sandbox == "off" else bwrap_path()
-        if self._bwrap is None and self.config.sandbox == "bwrap":
-            raise RuntimeError("sandbox='bwrap' but bwrap is not installed")
-        if self._bwrap is None and self.config.sandbox == "auto":
-            logger.warning("bwrap not found: functions run as plain subprocesses without a sandbox")
-        os.makedirs(self.config.work_dir, exist_ok=True)
+        os.makedirs(self.config.work_dir, mode=0o700, exist_ok=True)
         self._runtimes = discover_runtimes(self.config.runtimes_dir)
         self._limits = Limits(self.config.use_cgroups)
+        self._loop = uvloop.new_event_loop()
+        # No silent downgrade: without its sandbox the pool refuses every invocation and says why.
+        self._sandbox: Backend | None = None
+        self.unavailable: str | None = None
+        try:
+            self._sandbox = make_sandbox(self.config.sandbox_config(), runtimes=self._runtimes,
+                                         runtimes_dir=self.config.runtimes_dir, work_dir=self.config.work_dir,
+                                         loop=self._loop)
+        except SandboxUnavailable as error:
+            self.unavailable = f"functions cannot run on this node: {error}"
+            logger.error("%s", self.unavailable)
         self._functions: dict[tuple[str, str, str], _FunctionState] = {}
         self._environments: set[ExecutionEnvironment] = set()
         self._idle_lru: OrderedDict[ExecutionEnvironment, None] = OrderedDict()  # oldest first
@@ -93,8 +106,8 @@ class Pool:
         self._ids = itertools.count(1)
         self._prefix = uuid.uuid4().hex[:8]
         self._closed = False
+        self._retired_revisions: set[str] = set()  # their environments end as soon as they are idle
         self._reaper: asyncio.Task[None] | None = None
-        self._loop = uvloop.new_event_loop()
         self._thread = threading.Thread(target=self._run_loop, name="lambda-engine", daemon=True)
         self._thread.start()
         self._call(self._start_reaper())
@@ -123,7 +136,19 @@ class Pool:
         return future
 
     def runtimes(self) -> dict[str, RuntimeInfo]:
+        if self.unavailable is not None:
+            return {name: RuntimeInfo(name, info.executable, False, self.unavailable) for name, info in self._runtimes.items()}
         return dict(self._runtimes)
+
+    def live_revisions(self) -> set[str]:
+        """Revision ids of the function versions this pool holds environments of."""
+        return self._call(self._live_revisions())
+
+    def retire(self, revision_ids: set[str]) -> None:
+        """End the environments of these revisions (a deleted or updated function): idle ones now,
+        busy ones when their invocation ends."""
+        if revision_ids:
+            self._call(self._retire_revisions(revision_ids))
 
     def stats(self) -> dict[str, Any]:
         return self._call(self._stats())
@@ -134,6 +159,10 @@ class Pool:
         self._call(self._shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        if self._sandbox is not None:
+            self._sandbox.close()
+        if not self._thread.is_alive():
+            self._loop.close()
         self._limits.close()
 
     @property
@@ -178,6 +207,8 @@ class Pool:
         """Checks before an environment is sought; counts the invocation in flight when admitted."""
         if self._closed:
             raise RuntimeUnavailable("the environment pool is shut down")
+        if self.unavailable is not None:
+            raise RuntimeUnavailable(self.unavailable)
         runtime = self._runtimes.get(spec.runtime)
         if runtime is None or not runtime.available:
             raise RuntimeUnavailable(runtime.reason if runtime else f"unknown runtime {spec.runtime}")
@@ -250,9 +281,9 @@ class Pool:
 
     async def _spawn(self, spec: FunctionSpec, function: _FunctionState, runtime: RuntimeInfo) -> ExecutionEnvironment:
         env_id = f"env-{self._prefix}-{next(self._ids)}"
-        environment = ExecutionEnvironment(env_id, spec, runtime, runtimes_dir=self.config.runtimes_dir,
-                                           work_dir=self.config.work_dir, bwrap=self._bwrap, limits=self._limits,
-                                           on_dead=self._environment_died)
+        assert self._sandbox is not None  # _admit refused otherwise
+        environment = ExecutionEnvironment(env_id, spec, runtime, sandbox=self._sandbox, limits=self._limits,
+                                           on_dead=self._environment_died, init_timeout_s=self.config.init_timeout_s)
         self._starting += 1
         try:
             await environment.start()
@@ -265,11 +296,23 @@ class Pool:
 
     def _release(self, environment: ExecutionEnvironment, function: _FunctionState) -> None:
         function.in_flight -= 1
-        if environment.alive and environment in self._environments and not self._closed:
+        if environment.spec.revision_id in self._retired_revisions:
+            self._retire(environment)
+        elif environment.alive and environment in self._environments and not self._closed:
             function.idle.append(environment)
             self._idle_lru[environment] = None
             self._idle_lru.move_to_end(environment)
         self._wake_one()
+
+    async def _live_revisions(self) -> set[str]:
+        return {environment.spec.revision_id for environment in self._environments}
+
+    async def _retire_revisions(self, revision_ids: set[str]) -> None:
+        self._retired_revisions |= revision_ids
+        for environment in [e for e in self._idle_lru if e.spec.revision_id in revision_ids]:
+            self._retire(environment)
+        # Forget revisions with nothing left running (a revision id is never reused).
+        self._retired_revisions &= {e.spec.revision_id for e in self._environments}
 
     def _retire(self, environment: ExecutionEnvironment) -> None:
         """Take an environment out of service (eviction, reaping) and kill it."""
@@ -325,6 +368,8 @@ class Pool:
 
     async def _start_reaper(self) -> None:
         self._reaper = self._loop.create_task(self._reap_forever())
+        if self._sandbox is not None:
+            self._sandbox.start()
 
     async def _reap_forever(self) -> None:
         interval = min(max(self.config.keep_alive_s / 4, 0.05), 5.0)
@@ -356,7 +401,7 @@ class Pool:
             "cold_starts": sum(f.cold_starts for f in self._functions.values()),
             "invocations": sum(f.invocations for f in self._functions.values()),
             "throttles": sum(f.throttles for f in self._functions.values()),
-            "sandbox": "bwrap" if self._bwrap else "off",
+            **(self._sandbox.stats() if self._sandbox is not None else {"sandbox": "unavailable"}),
             "memory_cgroup": self._limits.memory_parent is not None,
             "pids_cgroup": self._limits.pids_parent is not None,
             "functions": functions,

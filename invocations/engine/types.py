@@ -24,6 +24,7 @@ class FunctionSpec:
     handler: str
     memory_mb: int = 128
     timeout_s: int = 3
+    ephemeral_storage_mb: int = 512  # the size of /tmp (EphemeralStorage.Size)
     environment: tuple[tuple[str, str], ...] = ()  # the function's own variables
     region: str = "us-east-1"
     log_format: str = "Text"  # LoggingConfig.LogFormat

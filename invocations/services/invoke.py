@@ -274,6 +274,7 @@ def function_spec(version: FunctionVersion) -> FunctionSpec:
         handler=version.handler,
         memory_mb=version.memory_size,
         timeout_s=version.timeout,
+        ephemeral_storage_mb=version.ephemeral_storage,
         environment=_variables(version.environment or {}),
         region=settings.LAMBDA_REGION,
         log_format=str(logging_config.get("LogFormat") or "Text"),

@@ -24,6 +24,7 @@ def requires_runtime_dir() -> None:
 def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
     requires_runtime_dir()
     pool = Pool(PoolConfig(work_dir=str(tmp_path_factory.mktemp("environments")), queue_timeout_s=5))
+    assert pool.unavailable is None, pool.unavailable
     yield pool
     pool.shutdown()
 

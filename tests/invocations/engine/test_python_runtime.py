@@ -149,9 +149,11 @@ def test_memory_is_capped_and_measured(pool: Pool, function) -> None:
     small = invoke(pool, spec, {"mb": 32})
     assert small.status == "succeeded" and small.max_memory_used_mb >= 32
     big = invoke(pool, spec, {"mb": 256})
-    assert big.error_type == "Runtime.ExitError"
+    assert big.error_type == "Runtime.OutOfMemory" and payload(big)["errorType"] == "Runtime.OutOfMemory"
     assert payload(big)["errorMessage"].endswith("Error: Runtime exited with error: signal: killed")
+    assert "Runtime exited with error: signal: killed\nRuntime.OutOfMemory\n" in big.logs
     assert big.max_memory_used_mb >= 100
+    assert invoke(pool, spec, {"mb": 16}).cold_start  # a new environment, not the killed one
 
 
 def test_the_sandbox_hides_the_platform(pool: Pool, function) -> None:

@@ -1,34 +1,24 @@
-"""Launching one OS process per execution environment.
-
-With bwrap the runtime sees a read-only view of only what it needs, laid out like Lambda's
-(/var/task = code, read-only; /var/runtime = runtime client; /tmp = its own writable dir) and
-nothing of the platform (/work, the database, /root beyond the interpreter prefix). Without bwrap
-it is a plain subprocess in the code directory, with a warning logged at start-up.
+"""What an environment's process is started with, whatever sandbox holds it.
 
 The process gets exactly Lambda's environment variables (spec §9.6) plus the function's own; none
-of the platform's (no DJANGO_*, SECRET_KEY, DATABASE_URL, CELERY_*, HOME…).
+of the platform's (no DJANGO_*, SECRET_KEY, DATABASE_URL, CELERY_*, HOME…). Its command line is the
+runtime's (awslambdaric, the Node.js bootstrap, or ``/var/task/bootstrap``) behind a tiny shell
+prologue that puts it in its cgroups with its rlimits; the sandbox backends (``bwrap.py``, ``host.py``)
+put their own launcher between the two.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from dataclasses import dataclass
 
-from invocations.engine.interpreters import NODE_BOOTSTRAP_DIR, PYTHON_RUNTIMES, python_prefix, python_runtime_dir
-from invocations.engine.limits import FSIZE_BYTES, NOFILE, EnvironmentGroups
+from invocations.engine.interpreters import NODE_BOOTSTRAP_DIR, PYTHON_RUNTIMES, python_runtime_dir
+from invocations.engine.limits import NOFILE, EnvironmentGroups
 from invocations.engine.types import FunctionSpec, RuntimeInfo
 
 TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
-
-# The parts of /etc a runtime needs (name resolution, TLS roots, users, time zone, the loader
-# cache). Not all of /etc: it holds /etc/shadow, readable by root.
-ETC_ENTRIES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "resolv.conf", "hosts", "host.conf",
-               "nsswitch.conf", "gai.conf", "passwd", "group", "ssl", "ca-certificates",
-               "ca-certificates.conf", "localtime", "alternatives", "os-release", "mime.types",
-               "protocols", "services", "pki", "crypto-policies")
 
 # Reserved variables a function cannot override (Lambda rejects them in Environment).
 RESERVED = {"_HANDLER", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
@@ -36,12 +26,17 @@ RESERVED = {"_HANDLER", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_
             "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
             "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_LAMBDA_MAX_CONCURRENCY"}
 
-# A tiny POSIX-sh prologue, run before exec'ing the sandbox: joins the environment's cgroups and
-# sets rlimits race-free (a preexec_fn would force fork() in a multi-threaded parent). Arguments:
-# cgroup.procs files, "--", then RLIMIT_NOFILE, RLIMIT_FSIZE (512-byte blocks, POSIX), RLIMIT_AS
-# (KiB or "unlimited"), then the command.
+# A tiny POSIX-sh prologue, run as the platform's user before exec'ing the sandbox: joins the
+# environment's cgroups and sets rlimits race-free (a preexec_fn would force fork() in a
+# multi-threaded parent), and opens the seccomp program on fd 3 for bwrap (read here, as root, so
+# that the program's file stays private). Arguments: cgroup.procs files, "--", then RLIMIT_NOFILE,
+# RLIMIT_FSIZE (512-byte blocks, POSIX), RLIMIT_AS (KiB or "unlimited"), the seccomp program's path
+# or "-", then the command.
 PROLOGUE = ('while [ "$1" != -- ]; do echo $$ > "$1" || exit 126; shift; done; shift; '
-            'ulimit -n "$1"; ulimit -f "$2"; ulimit -v "$3"; shift 3; exec "$@"')
+            'ulimit -n "$1"; ulimit -f "$2"; ulimit -v "$3"; [ "$4" = - ] || exec 3<"$4" || exit 126; '
+            'shift 4; exec "$@"')
+SECCOMP_FD = 3
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -58,10 +53,6 @@ class Layout:
     task_root: str
     runtime_dir: str
     tmp_dir: str
-
-
-def bwrap_path() -> str | None:
-    return shutil.which("bwrap")
 
 
 def runtime_dir_for(spec: FunctionSpec, runtimes_dir: str) -> str | None:
@@ -130,42 +121,16 @@ def runtime_argv(spec: FunctionSpec, runtime: RuntimeInfo, layout: Layout) -> li
     return [f"{layout.task_root}/bootstrap"]
 
 
-def bwrap_argv(bwrap: str, spec: FunctionSpec, runtime: RuntimeInfo, runtime_dir: str | None,
-               tmp_dir: str) -> list[str]:
-    argv = [bwrap, "--die-with-parent", "--new-session", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--hostname", "localhost", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/var"]
-    for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
-        if os.path.islink(top):
-            argv += ["--symlink", os.readlink(top), top]
-        elif os.path.isdir(top):
-            argv += ["--ro-bind", top, top]
-    for entry in ETC_ENTRIES:
-        if os.path.lexists(f"/etc/{entry}"):
-            argv += ["--ro-bind", f"/etc/{entry}", f"/etc/{entry}"]
-    if runtime.executable:
-        prefix = python_prefix(runtime.executable) if spec.runtime in PYTHON_RUNTIMES else ""
-        if prefix and not prefix.startswith("/usr"):
-            argv += ["--ro-bind", prefix, prefix]
-    if runtime_dir:
-        argv += ["--ro-bind", runtime_dir, RUNTIME_DIR]
-    argv += ["--ro-bind", spec.code_dir, TASK_ROOT, "--bind", tmp_dir, "/tmp", "--chdir", TASK_ROOT, "--"]
-    return argv
+def prologue(groups: EnvironmentGroups, spec: FunctionSpec, *, address_space: str, seccomp: str | None) -> list[str]:
+    """The shell prologue's argv; the launcher and the runtime's command follow it. A single file
+    may fill all of /tmp (RLIMIT_FSIZE = EphemeralStorage), as on Lambda."""
+    return ["/bin/sh", "-c", PROLOGUE, "sh", *groups.procs_files(), "--", str(NOFILE),
+            str(spec.ephemeral_storage_mb * MB // 512), address_space, seccomp or "-"]
 
 
-def launch_plan(*, spec: FunctionSpec, runtime: RuntimeInfo, runtimes_dir: str, api_address: str,
-                tmp_dir: str, env_id: str, bwrap: str | None, groups: EnvironmentGroups) -> LaunchPlan:
-    runtime_dir = runtime_dir_for(spec, runtimes_dir)
-    if bwrap:
-        layout = Layout(TASK_ROOT, RUNTIME_DIR, "/tmp")
-        command = bwrap_argv(bwrap, spec, runtime, runtime_dir, tmp_dir) + runtime_argv(spec, runtime, layout)
-    else:
-        layout = Layout(spec.code_dir, runtime_dir or spec.code_dir, tmp_dir)
-        command = runtime_argv(spec, runtime, layout)
-    env = lambda_environment(spec, runtime, api_address, layout, env_id)
-    address_space = "unlimited"
+def address_space_limit(spec: FunctionSpec, groups: EnvironmentGroups) -> str:
+    """RLIMIT_AS in KiB, only where no memory cgroup caps the environment (Python only: V8
+    reserves far more address space than it uses). The interpreter maps ~100 MB more than it touches."""
     if groups.memory is None and spec.runtime in PYTHON_RUNTIMES:
-        # Fallback cap: the interpreter maps ~100 MB more than it touches.
-        address_space = str((spec.memory_mb + 128) * 1024)
-    argv = ["/bin/sh", "-c", PROLOGUE, "sh", *groups.procs_files(), "--",
-            str(NOFILE), str(FSIZE_BYTES // 512), address_space, *command]
-    return LaunchPlan(argv, env, spec.code_dir)
+        return str((spec.memory_mb + 128) * 1024)
+    return "unlimited"

@@ -1,0 +1,361 @@
+"""The sandbox one pool runs its environments in: ``Sandbox`` (bwrap, the default) or
+``Unsandboxed`` (``LAMBDA_SANDBOX=off``, said loudly at every start).
+
+Both hand out slots (``slots.py``) and launch plans; the environment does not know which one it has.
+``Sandbox`` checks what it needs when it is made and raises ``SandboxUnavailable`` with the reason
+when something is missing: the pool then refuses to run functions rather than run them unprotected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from invocations.engine.interpreters import NODE_BOOTSTRAP_DIR, PYTHON_RUNTIMES, python_prefix, python_runtime_dir
+from invocations.engine.limits import EnvironmentGroups
+from invocations.engine.sandbox import bwrap, forward, seccomp
+from invocations.engine.sandbox.egress import (
+    EgressError,
+    EgressPolicy,
+    Listener,
+    host_addresses,
+    internal_services,
+    listening_ports,
+    parse_policy,
+    read_proc,
+)
+from invocations.engine.sandbox.launch import (
+    RUNTIME_DIR,
+    TASK_ROOT,
+    LaunchPlan,
+    Layout,
+    address_space_limit,
+    lambda_environment,
+    prologue,
+    runtime_argv,
+    runtime_dir_for,
+)
+from invocations.engine.sandbox.slots import Slot, SlotFactory
+from invocations.engine.sandbox.staging import Staging
+from invocations.engine.types import FunctionSpec, RuntimeInfo
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STORAGE_MB = 512
+RELAY_REFRESH_S = 1.0
+# A spare is rebuilt this long after one is taken, not at once: on two cores, building it while the
+# taken one's runtime starts would slow that cold start by the build's CPU (≈ 8 ms, measured).
+REFILL_DELAY_S = 0.25
+
+
+class SandboxUnavailable(Exception):
+    """The sandbox cannot be built here; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    mode: str = "bwrap"  # "bwrap" | "off"
+    host_uid: int = 65993  # the unprivileged host user environments run as
+    egress: str = "on"  # LAMBDA_EGRESS: on | off | an allow-list (egress.py)
+    internal_endpoints: tuple[tuple[str, int], ...] = ()  # the platform's database, broker, results
+    spares: int = 2  # slots kept built ahead of demand
+    builders: int = 3  # threads that build and tear down slots
+
+
+def _require(program: str) -> str:
+    found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
+    if found is None:
+        raise SandboxUnavailable(f"{program} is not installed (make installs it; Debian: apt-get install "
+                                 f"{PACKAGES.get(program, program)})")
+    return found
+
+
+PACKAGES = {"bwrap": "bubblewrap", "nsenter": "util-linux", "mkfs.ext4": "e2fsprogs", "slirp4netns": "slirp4netns",
+            "nft": "nftables"}
+
+
+class Sandbox:
+    name = "bwrap"
+
+    def __init__(self, config: SandboxConfig, *, runtimes: dict[str, RuntimeInfo], runtimes_dir: str,
+                 work_dir: str, loop: asyncio.AbstractEventLoop) -> None:
+        self.config = config
+        self._loop = loop
+        try:
+            self.policy = parse_policy(config.egress)
+        except EgressError as error:
+            raise SandboxUnavailable(str(error)) from None
+        self._check_host(config)
+        self._bwrap = _require("bwrap")
+        self._nsenter = _require("nsenter")
+        _require("mkfs.ext4")
+        slirp = _require("slirp4netns") if self.policy.needs_network else None
+        nft = _require("nft") if self.policy.mode != "off" else None
+        try:
+            program = seccomp.program()
+        except (ImportError, OSError, RuntimeError) as error:
+            raise SandboxUnavailable(f"cannot build the seccomp filter (libseccomp2, pyseccomp): {error}") from None
+        self._seccomp_path = os.path.join(work_dir, f"{os.getpid()}-seccomp.bpf")
+        fd = os.open(self._seccomp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(program)
+        self._token = uuid.uuid4().hex[:8]
+        self.staging = Staging(binds=self._binds(runtimes, runtimes_dir), token=self._token, threads=config.builders,
+                               files=bwrap.generated_files(egress=self.policy.needs_network))
+        try:
+            self.staging.start()
+        except OSError as error:
+            raise SandboxUnavailable(f"cannot make the staging mount namespace: {error}") from None
+        self.staged = bwrap.StagedPaths(self.staging.root)
+        internal = internal_services(config.internal_endpoints,
+                                     host_addresses(read_proc("/proc/net/fib_trie"), read_proc("/proc/net/if_inet6")))
+        self._internal_ports = internal.loopback_ports
+        self.factory = SlotFactory(work_dir=work_dir, staging_tmp=self.staging.path("tmp"),
+                                   staging_task=self.staging.path("task"), host_uid=config.host_uid,
+                                   policy=self.policy, internal=internal, nsenter=self._nsenter, nft=nft,
+                                   slirp4netns=slirp)
+        self._names = itertools.count(1)
+        self._spares: deque[Slot] = deque()
+        self._spares_building = 0
+        self._in_use: set[Slot] = set()
+        self._relayed: frozenset[Listener] = self._host_listeners()
+        self._closed = False
+        self._refresher: asyncio.TimerHandle | None = None
+        self._smoke_test()
+
+    # ----- checks ------------------------------------------------------------------------------
+    @staticmethod
+    def _check_host(config: SandboxConfig) -> None:
+        if os.geteuid() != 0:
+            raise SandboxUnavailable(
+                "the sandbox needs root: it makes a network and a mount namespace per environment and runs "
+                "each as an unprivileged user. Start the platform as root, or set LAMBDA_SANDBOX=off to run "
+                "functions without isolation (never with code you do not trust)")
+        if config.host_uid <= 0:
+            raise SandboxUnavailable("LAMBDA_SANDBOX_UID must be an unprivileged uid, not root")
+        if read_proc("/proc/sys/user/max_user_namespaces").strip() in ("", "0"):
+            raise SandboxUnavailable("user namespaces are disabled (/proc/sys/user/max_user_namespaces is 0)")
+        if not os.path.exists("/dev/loop-control"):
+            raise SandboxUnavailable("no loop devices (/dev/loop-control): /tmp cannot be capped")
+
+    def _smoke_test(self) -> None:
+        """Run ``true`` the way an environment runs, without a slot: proves that this kernel lets the
+        sandbox user make its user namespace and that bwrap accepts the seccomp program."""
+        argv = ["/bin/sh", "-c", 'exec 3<"$0" && exec "$@"', self._seccomp_path,
+                self._nsenter, f"--mount=/proc/self/fd/{self.staging.mnt_fd}", "--setuid", str(self.config.host_uid),
+                "--setgid", str(self.config.host_uid), "--", self._bwrap, "--unshare-user", "--uid", str(bwrap.SANDBOX_UID),
+                "--disable-userns", "--unshare-pid", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr",
+                "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+                "--seccomp", "3", "--", "/usr/bin/true"]
+        result = subprocess.run(argv, pass_fds=(self.staging.mnt_fd,), capture_output=True, text=True,
+                                stdin=subprocess.DEVNULL, timeout=30)
+        if result.returncode != 0:
+            self.close()
+            raise SandboxUnavailable(f"a test sandbox failed to start: {result.stderr.strip() or result.returncode}")
+
+    def _binds(self, runtimes: dict[str, RuntimeInfo], runtimes_dir: str) -> dict[str, str]:
+        binds = {"runtimes/node": str(NODE_BOOTSTRAP_DIR)}
+        for name, version in PYTHON_RUNTIMES.items():
+            info = runtimes.get(name)
+            if info is None or not info.available:
+                continue
+            binds[f"runtimes/python{version}"] = python_runtime_dir(runtimes_dir, version)
+            prefix = python_prefix(info.executable)
+            if not prefix.startswith("/usr/"):
+                binds[f"prefix/{name}"] = prefix
+        return binds
+
+    # ----- slots -------------------------------------------------------------------------------
+    async def take(self, storage_mb: int, code_dir: str) -> Slot:
+        """A slot for a new environment of the code in ``code_dir``: a spare when one is ready,
+        else one built now."""
+        if storage_mb == DEFAULT_STORAGE_MB and self._spares:
+            slot = self._spares.popleft()
+        else:
+            slot = await asyncio.wrap_future(self._build(storage_mb))
+        try:
+            await asyncio.wrap_future(self.staging.submit(self.factory.attach_code, slot, code_dir))
+        except BaseException:
+            slot.listener.close()
+            self.staging.submit(self.factory.teardown, slot)
+            raise
+        self._in_use.add(slot)
+        self._loop.call_later(REFILL_DELAY_S, self._refill)
+        await self._serve_relays(slot)
+        return slot
+
+    def release(self, slot: Slot) -> None:
+        """Tear a slot down once its environment is gone (its Runtime API server already closed)."""
+        self._in_use.discard(slot)
+        for server in slot.servers.values():
+            server.close()
+        slot.servers.clear()
+        if self._closed:  # the staging namespace is going: its mounts go with it
+            self.factory.teardown(slot)
+        else:
+            self.staging.submit(self.factory.teardown, slot)
+
+    def _build(self, storage_mb: int) -> Future[Slot]:
+        name = f"{os.getpid()}-{self._token}-{next(self._names)}"
+        return self.staging.submit(self.factory.build, name, storage_mb, self._relayed)
+
+    def start(self) -> None:
+        """Begin keeping spares and following the host's listening ports (on the pool's loop)."""
+        self._refill()
+        self._refresher = self._loop.call_later(RELAY_REFRESH_S, self._refresh_relays)
+
+    def _refill(self) -> None:
+        while not self._closed and len(self._spares) + self._spares_building < self.config.spares:
+            self._spares_building += 1
+            self._build(DEFAULT_STORAGE_MB).add_done_callback(
+                lambda done: self._loop.call_soon_threadsafe(self._spare_built, done))
+
+    def _spare_built(self, done: Future[Slot]) -> None:
+        self._spares_building -= 1
+        if done.exception() is not None:
+            logger.error("building a sandbox slot failed: %s", done.exception())
+            return
+        slot = done.result()
+        if self._closed:
+            slot.listener.close()
+            self.staging.submit(self.factory.teardown, slot)
+            return
+        self._spares.append(slot)
+
+    # ----- relays to the host's loopback ---------------------------------------------------------
+    def _host_listeners(self) -> frozenset[Listener]:
+        found = listening_ports(read_proc("/proc/self/net/tcp"), read_proc("/proc/self/net/tcp6"))
+        return frozenset(l for l in found if self.policy.loopback_port_allowed(l.family, l.port, self._internal_ports))
+
+    async def _serve_relays(self, slot: Slot) -> None:
+        missing = self._relayed - slot.relays.keys() - slot.servers.keys()
+        if missing:  # ports that appeared while the slot was built or kept
+            slot.relays.update(await asyncio.wrap_future(self.staging.submit(self.factory.bind_relays, slot, missing)))
+        for listener, sock in list(slot.relays.items()):
+            slot.servers[listener] = await forward.serve(sock, listener.family, listener.port)
+        slot.relays.clear()
+
+    def _refresh_relays(self) -> None:
+        if self._closed:
+            return
+        current = self._host_listeners()
+        gone, new = self._relayed - current, current - self._relayed
+        self._relayed = current
+        for slot in [*self._in_use, *self._spares]:
+            for listener in gone:
+                server = slot.servers.pop(listener, None)
+                if server is not None:
+                    server.close()
+                sock = slot.relays.pop(listener, None)
+                if sock is not None:
+                    sock.close()
+            if new:
+                future = self.staging.submit(self.factory.bind_relays, slot, new)
+                future.add_done_callback(functools.partial(self._relays_bound_threadsafe, slot))
+        self._refresher = self._loop.call_later(RELAY_REFRESH_S, self._refresh_relays)
+
+    def _relays_bound_threadsafe(self, slot: Slot, done: Future[dict[Listener, socket.socket]]) -> None:
+        self._loop.call_soon_threadsafe(self._relays_bound, slot, done)
+
+    def _relays_bound(self, slot: Slot, done: Future[dict[Listener, socket.socket]]) -> None:
+        if done.exception() is not None:
+            return
+        bound = done.result()
+        if slot in self._in_use:
+            for listener, sock in bound.items():
+                self._loop.create_task(self._serve_one(slot, listener, sock))
+        elif slot in self._spares:
+            slot.relays.update(bound)
+        else:  # released meanwhile
+            for sock in bound.values():
+                sock.close()
+
+    async def _serve_one(self, slot: Slot, listener: Listener, sock: socket.socket) -> None:
+        slot.servers[listener] = await forward.serve(sock, listener.family, listener.port)
+
+    # ----- launching ------------------------------------------------------------------------------
+    def launch_plan(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, groups: EnvironmentGroups,
+                    env_id: str) -> LaunchPlan:
+        layout = Layout(TASK_ROOT, RUNTIME_DIR, "/tmp")
+        env = lambda_environment(spec, runtime, slot.api_address, layout, env_id)
+        argv = (prologue(groups, spec, address_space=address_space_limit(spec, groups), seccomp=self._seccomp_path)
+                + bwrap.command(bwrap=self._bwrap, nsenter=self._nsenter, host_uid=self.config.host_uid,
+                                platform_pid=os.getpid(), staging_mnt_fd=self.staging.mnt_fd, slot=slot,
+                                staged=self.staged, spec=spec, runtime=runtime)
+                + runtime_argv(spec, runtime, layout))
+        return LaunchPlan(argv, env, "/")
+
+    def stats(self) -> dict[str, Any]:
+        return {"sandbox": self.name, "egress": self.policy.mode, "spare_slots": len(self._spares),
+                "relayed_ports": sorted(l.port for l in self._relayed)}
+
+    def close(self) -> None:
+        """Tear down spares and stop the builders (environments are gone by now)."""
+        self._closed = True
+        if self._refresher is not None:
+            self._refresher.cancel()
+        while self._spares:
+            slot = self._spares.popleft()
+            slot.listener.close()
+            self.staging.submit(self.factory.teardown, slot)
+        self.staging.close()
+        self.factory.close()
+        try:
+            os.unlink(self._seccomp_path)
+        except FileNotFoundError:
+            pass
+
+
+class Unsandboxed:
+    """``LAMBDA_SANDBOX=off``: the runtime is a plain subprocess of the platform's user, in its code
+    directory, with a private temporary directory as /tmp and the Runtime API on a host port."""
+
+    name = "off"
+
+    def __init__(self, *, runtimes_dir: str, work_dir: str) -> None:
+        self._runtimes_dir = runtimes_dir
+        self._work_dir = work_dir
+        logger.warning("LAMBDA_SANDBOX=off: functions run as plain subprocesses of the platform's user, "
+                       "with its privileges and its network. Never use it with code you do not trust.")
+
+    def start(self) -> None:
+        pass
+
+    async def take(self, storage_mb: int, code_dir: str) -> Slot:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        tmp_dir = tempfile.mkdtemp(prefix="env-", dir=self._work_dir)
+        return Slot(f"unsandboxed-{port}", storage_mb, listener, f"127.0.0.1:{port}", tmp_dir)
+
+    def release(self, slot: Slot) -> None:
+        shutil.rmtree(slot.tmp_dir, ignore_errors=True)
+
+    def launch_plan(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, groups: EnvironmentGroups,
+                    env_id: str) -> LaunchPlan:
+        runtime_dir = runtime_dir_for(spec, self._runtimes_dir)
+        layout = Layout(spec.code_dir, runtime_dir or spec.code_dir, slot.tmp_dir)
+        env = lambda_environment(spec, runtime, slot.api_address, layout, env_id)
+        argv = (prologue(groups, spec, address_space=address_space_limit(spec, groups), seccomp=None)
+                + runtime_argv(spec, runtime, layout))
+        return LaunchPlan(argv, env, spec.code_dir)
+
+    def stats(self) -> dict[str, Any]:
+        return {"sandbox": self.name, "egress": "host", "spare_slots": 0, "relayed_ports": []}
+
+    def close(self) -> None:
+        pass
