@@ -81,7 +81,9 @@ def store_zip(data: bytes) -> StoredCode:
     root = Path(settings.LAMBDA_CODE_DIR)
     root.mkdir(parents=True, exist_ok=True)
     target = code_dir(stored.digest)
-    if not target.is_dir():
+    if target.is_dir():
+        os.utime(target)  # in use again: spared by a concurrent prune (services/cleanup.py)
+    else:
         _unpack_into_place(data, target)
     if not zip_path(stored.digest).is_file():
         _write_atomically(zip_path(stored.digest), data)
@@ -195,8 +197,11 @@ def _extract(data: bytes, staging: Path) -> None:
 
 
 def _file_mode(info: zipfile.ZipInfo) -> int:
-    """Permission bits from the zip (without setuid/setgid/sticky), always readable by the owner."""
+    """Permission bits from the zip (without setuid/setgid/sticky), always readable by everyone:
+    functions run as the sandbox's own user, not as the platform's user who owns the files. (AWS
+    refuses to run a file its runtime user cannot read; here a zip made with Python's ``writestr``,
+    whose files are 0600, still works.)"""
     mode = (info.external_attr >> 16) & 0o777 if info.create_system == 3 else 0
     if not mode:
         return 0o644
-    return mode | 0o400
+    return mode | 0o444

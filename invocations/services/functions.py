@@ -33,8 +33,8 @@ from invocations.api.errors import (
 from invocations.arns import function_arn, validation_message
 from invocations.models import LATEST, Alias, Function, FunctionVersion, new_revision_id
 from invocations.selectors import get_function, get_latest
+from invocations.services import cleanup, runtimes
 from invocations.services import code as code_service
-from invocations.services import runtimes
 from invocations.services.versions import publish_version
 
 # Timeout: the botocore model allows 1–5400, but 5400 s applies only to Lambda Managed Instances; the
@@ -346,6 +346,7 @@ def update_function_configuration(*, name: str, config: ConfigInput, revision_id
         _check_revision(latest.revision_id, revision_id)
         for name_, value in values.items():
             setattr(latest, name_, value)
+        cleanup.forget_versions([latest])
         latest.revision_id = new_revision_id()
         latest.last_modified = timezone.now()
         latest.last_update_status = FunctionVersion.UpdateStatus.SUCCESSFUL
@@ -374,6 +375,7 @@ def update_function_code(
     with transaction.atomic():
         latest = FunctionVersion.objects.select_for_update().select_related("function").get(function=function, version=LATEST)
         _check_revision(latest.revision_id, revision_id)
+        cleanup.forget_versions([latest])
         latest.code_sha256, latest.code_size, latest.code_digest = stored.sha256, stored.size, stored.digest
         if "architectures" in values:
             latest.architectures = values["architectures"]
@@ -390,15 +392,16 @@ def update_function_code(
 def delete_function(*, name: str, qualifier: str | None = None) -> None:
     """DeleteFunction: the whole function, or one published version when a qualifier is given.
 
-    Unpacked code stays on disk: it is content-addressed and may be shared with other versions or be
-    in use by a running environment.
+    Its environments end and its code is removed unless another version uses it (services/cleanup.py).
     """
     if qualifier == LATEST:
         raise InvalidParameterValueException("$LATEST version cannot be deleted without deleting the function.")
     if qualifier is not None and not qualifier.isdigit():
         raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
     if qualifier is None:
-        deleted, _ = Function.objects.filter(name=name).delete()
+        with transaction.atomic():
+            cleanup.forget_versions(FunctionVersion.objects.filter(function__name=name))
+            deleted, _ = Function.objects.filter(name=name).delete()
         if not deleted:
             raise function_not_found(function_arn(name))
         return
@@ -417,6 +420,7 @@ def delete_function(*, name: str, qualifier: str | None = None) -> None:
             raise ResourceConflictException(
                 f"Unable to delete version because the following aliases reference it: [{', '.join(referencing)}]"
             )
+        cleanup.forget_versions([version])
         version.delete()
 
 

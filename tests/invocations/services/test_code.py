@@ -48,13 +48,13 @@ def test_it_leaves_no_staging_directories_behind(code_dir: Path) -> None:
     assert len(list(code_dir.iterdir())) == 2
 
 
-def test_it_keeps_file_modes_but_drops_setuid(code_dir: Path) -> None:
+def test_it_keeps_file_modes_but_drops_setuid_and_lets_the_sandbox_user_read(code_dir: Path) -> None:
     package = zip_bytes({"bootstrap": "#!/bin/sh\n", "data.txt": "d", "suid": "s"},
                         modes={"bootstrap": 0o755, "data.txt": 0o600, "suid": 0o4755})  # fmt: skip
     stored = code_service.store_zip(package)
     root = code_dir / stored.digest
     assert (root / "bootstrap").stat().st_mode & 0o7777 == 0o755
-    assert (root / "data.txt").stat().st_mode & 0o7777 == 0o600
+    assert (root / "data.txt").stat().st_mode & 0o7777 == 0o644  # functions run as another user than the owner
     assert (root / "suid").stat().st_mode & 0o7777 == 0o755
 
 

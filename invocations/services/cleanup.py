@@ -1,0 +1,99 @@
+"""What a deleted or changed function leaves behind: its environments and its code.
+
+An environment runs one revision of one version (``FunctionSpec.revision_id``); once that revision
+is gone — the function or version was deleted, or its code or configuration updated — its
+environments must end (an update never reaches an old environment, and a deleted function must not
+keep running). The node that made the change retires its own at once (``forget_versions``); every
+other node notices within ``LAMBDA_RECONCILE_SECONDS`` (``reconcile_environments``, run by each
+node's background thread, ``invocations/node.py``).
+
+Code is content-addressed and shared by every version with the same zip (``services/code.py``), so
+it is removed only when no version references it any more. A directory that was stored or reused
+in the last ``LAMBDA_CODE_GRACE_SECONDS`` is kept: between storing a zip and committing the version that
+references it there is no row to see, and a create must not lose its code to a concurrent delete of
+another function with the same zip. The node's periodic ``prune_code`` removes what that spared.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import transaction
+
+from invocations.models import FunctionVersion
+from invocations.services import code as code_service
+
+logger = logging.getLogger(__name__)
+
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def forget_versions(versions: Iterable[FunctionVersion]) -> None:
+    """Call in the transaction that deletes these versions or replaces their revision: once it
+    commits, this node's environments of them end and their code goes if nothing else uses it."""
+    revisions = {version.revision_id for version in versions}
+    digests = {version.code_digest for version in versions}
+    transaction.on_commit(lambda: _forget(revisions, digests))
+
+
+def _forget(revisions: set[str], digests: set[str]) -> None:
+    from invocations.node import current_pool
+
+    pool = current_pool()
+    if pool is not None:
+        pool.retire(revisions)
+    prune_code(digests)
+
+
+def reconcile_environments() -> int:
+    """End this node's environments whose revision no longer exists; return how many revisions."""
+    from invocations.node import current_pool
+
+    pool = current_pool()
+    if pool is None:
+        return 0
+    live = pool.live_revisions()
+    if not live:
+        return 0
+    current = set(FunctionVersion.objects.filter(revision_id__in=live).values_list("revision_id", flat=True))
+    stale = live - current
+    pool.retire(stale)
+    return len(stale)
+
+
+def prune_code(digests: Iterable[str] | None = None, *, grace_s: float | None = None) -> list[str]:
+    """Remove stored code no version references (all of LAMBDA_CODE_DIR when ``digests`` is None)."""
+    root = settings.LAMBDA_CODE_DIR
+    grace_s = settings.LAMBDA_CODE_GRACE_SECONDS if grace_s is None else grace_s
+    if digests is None:
+        try:
+            names = os.listdir(root)
+        except FileNotFoundError:
+            return []
+        candidates = {name.removesuffix(".zip") for name in names if _DIGEST.fullmatch(name.removesuffix(".zip"))}
+    else:
+        candidates = {digest for digest in digests if _DIGEST.fullmatch(digest)}
+    if not candidates:
+        return []
+    referenced = set(FunctionVersion.objects.filter(code_digest__in=candidates).values_list("code_digest", flat=True))
+    removed = []
+    now = time.time()
+    for digest in sorted(candidates - referenced):
+        directory, archive = code_service.code_dir(digest), code_service.zip_path(digest)
+        try:
+            if now - max(p.stat().st_mtime for p in (directory, archive) if p.exists()) < grace_s:
+                continue
+        except ValueError:  # neither exists
+            continue
+        shutil.rmtree(directory, ignore_errors=True)
+        archive.unlink(missing_ok=True)
+        removed.append(digest)
+    if removed:
+        logger.info("removed the code of %d deleted function version(s)", len(removed))
+    return removed
