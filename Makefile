@@ -37,16 +37,26 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $@
 
-# bubblewrap sandboxes function environments; without it they run unsandboxed (with a warning).
+# The function sandbox (invocations/engine/sandbox/): bubblewrap, slirp4netns (egress), nftables
+# (egress rules, libnftables), libseccomp2 (the seccomp filter), e2fsprogs (/tmp file systems),
+# util-linux (nsenter). Without them a node refuses to run functions and says why.
+
 system-packages:
-	@if ! command -v bwrap >/dev/null; then \
+	@missing=""; \
+	command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+	command -v slirp4netns >/dev/null || missing="$$missing slirp4netns"; \
+	command -v nft >/dev/null || [ -x /usr/sbin/nft ] || missing="$$missing nftables"; \
+	ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || [ -e /usr/lib/x86_64-linux-gnu/libseccomp.so.2 ] || missing="$$missing libseccomp2"; \
+	command -v mkfs.ext4 >/dev/null || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || missing="$$missing e2fsprogs"; \
+	command -v nsenter >/dev/null || missing="$$missing util-linux"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    echo "Installing bubblewrap"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null \
-	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; } \
-	      || echo "warning: could not install bubblewrap; functions will run without a sandbox" >&2; \
+	    echo "Installing$$missing"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null \
+	      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; } \
+	      || echo "warning: could not install$$missing; functions will not run until they are installed" >&2; \
 	  else \
-	    echo "warning: bwrap not found (apt-get install bubblewrap); functions will run without a sandbox" >&2; \
+	    echo "warning: missing$$missing (apt-get install$$missing); functions will not run until they are installed" >&2; \
 	  fi; \
 	fi
 

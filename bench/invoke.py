@@ -725,6 +725,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--no-peer-concurrency", action="store_true", help="skip the concurrency test on serverless-offline")
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 round, 100 warm, 2 s throughput, 3 cold")
     parser.add_argument("--only", choices=["workbench", "peer"], help="measure one side only (development)")
+    parser.add_argument("--sandbox", default=os.environ.get("LAMBDA_SANDBOX", "bwrap"),
+                        help="LAMBDA_SANDBOX of our stack: bwrap (default) or off")
     parser.add_argument("--json", metavar="PATH", help="also write the raw figures as JSON")
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.quick:
@@ -745,7 +747,7 @@ def main(argv: Iterable[str] | None = None) -> int:
         if args.only != "peer":
             runtimes_dir = os.environ.get("LAMBDA_RUNTIMES_DIR") or str(ROOT / "var" / "runtimes")
             ensure_runtimes(runtimes_dir)
-            base_env = {"LAMBDA_RUNTIMES_DIR": runtimes_dir}
+            base_env = {"LAMBDA_RUNTIMES_DIR": runtimes_dir, "LAMBDA_SANDBOX": args.sandbox}
             systems.append(Workbench(work_dir, label="workbench", key="workbench", env=base_env))
             bare = BareRuntime(runtimes_dir)
             on_exit(bare.stop)
@@ -753,7 +755,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         if args.only != "workbench":
             systems.append(Peer(work_dir))
         if database_url and args.only != "peer":
-            pg_env = {"LAMBDA_RUNTIMES_DIR": systems[0].env["LAMBDA_RUNTIMES_DIR"], "DATABASE_URL": database_url}  # type: ignore[attr-defined]
+            pg_env = {"LAMBDA_RUNTIMES_DIR": systems[0].env["LAMBDA_RUNTIMES_DIR"], "DATABASE_URL": database_url,  # type: ignore[attr-defined]
+                      "LAMBDA_SANDBOX": args.sandbox}
             systems.append(Workbench(work_dir, label="workbench (PostgreSQL)", key="workbench-pg", env=pg_env))
 
         for system in systems:

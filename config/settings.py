@@ -28,7 +28,7 @@ def envfloat(name: str, default: float) -> float:
 
 
 DATA_DIR = Path(os.environ.get("DATA_DIR", BASE_DIR / "var")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def _secret_key() -> str:
@@ -186,8 +186,25 @@ LAMBDA_RUNTIMES_DIR = Path(os.environ.get("LAMBDA_RUNTIMES_DIR", BASE_DIR / "var
 # ones live before they are reaped.
 LAMBDA_MAX_ENVIRONMENTS = envint("LAMBDA_MAX_ENVIRONMENTS", 128)
 LAMBDA_KEEP_ALIVE_SECONDS = envfloat("LAMBDA_KEEP_ALIVE_SECONDS", 300)
-# "auto" uses bwrap where it exists; "off" runs environments as plain subprocesses.
-LAMBDA_SANDBOX = os.environ.get("LAMBDA_SANDBOX", "auto")
+# "bwrap" (the default, needs root): each environment in its own namespaces as an unprivileged user,
+# with seccomp, egress rules and a capped /tmp (invocations/engine/sandbox/). "off" runs them as
+# plain subprocesses and says so at every start. A node that cannot build its sandbox refuses to run
+# functions rather than run them without one. ("auto", the old default, now means "bwrap".)
+LAMBDA_SANDBOX = os.environ.get("LAMBDA_SANDBOX", "bwrap").replace("auto", "bwrap")
+# What functions may reach: "on" (the internet through a user-mode stack, and the host's loopback
+# services at 127.0.0.1:PORT, never the platform's database or broker), "off", or an allow-list of
+# ADDRESS[/PREFIX][:PORT] and NAME[:PORT] entries, comma-separated (sandbox/egress.py).
+LAMBDA_EGRESS = os.environ.get("LAMBDA_EGRESS", "on")
+# The unprivileged host uid environments run as (uid 993, sbx_user1051, inside).
+LAMBDA_SANDBOX_UID = envint("LAMBDA_SANDBOX_UID", 65993)
+# Sandbox slots (network namespace, egress, /tmp file system) kept built ahead of cold starts.
+LAMBDA_SANDBOX_SPARES = envint("LAMBDA_SANDBOX_SPARES", 2)
+# How often each node ends its environments of deleted or updated functions (services/cleanup.py);
+# the node that made the change ends its own at once.
+LAMBDA_RECONCILE_SECONDS = envfloat("LAMBDA_RECONCILE_SECONDS", 2.0)
+# Code no version references is removed, unless it was stored in the last this-many seconds (a
+# version being created may be about to reference it).
+LAMBDA_CODE_GRACE_SECONDS = envfloat("LAMBDA_CODE_GRACE_SECONDS", 30.0)
 # Invocation records of synchronous calls are written in batches off the hot path.
 LAMBDA_RECORD_FLUSH_SECONDS = envfloat("LAMBDA_RECORD_FLUSH_SECONDS", 0.05)
 # "auto": batched by a writer thread, but inline when the caller is inside a transaction (tests);

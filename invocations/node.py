@@ -17,8 +17,10 @@ import os
 import signal
 import socket
 import threading
+import time
 from types import FrameType
 from typing import TYPE_CHECKING, Callable, Final
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -27,7 +29,7 @@ from django.utils import timezone
 from invocations.models import WorkerHeartbeat
 
 if TYPE_CHECKING:
-    from invocations.engine.pool import Pool
+    from invocations.engine.pool import Pool, PoolConfig
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ _pool_pid: int | None = None
 _lock = threading.Lock()
 _heartbeat_stop = threading.Event()
 _heartbeat_thread: threading.Thread | None = None
+_reconcile_thread: threading.Thread | None = None
+CODE_PRUNE_SECONDS: Final = 30.0
 _node_name: str | None = None
 
 
@@ -59,19 +63,51 @@ def get_pool() -> Pool:
     if _pool is None or _pool_pid != pid:
         with _lock:
             if _pool is None or _pool_pid != pid:
-                from invocations.engine.pool import Pool, PoolConfig
+                from invocations.engine.pool import Pool
 
-                config = PoolConfig(
-                    max_environments=settings.LAMBDA_MAX_ENVIRONMENTS,
-                    keep_alive_s=settings.LAMBDA_KEEP_ALIVE_SECONDS,
-                    runtimes_dir=str(settings.LAMBDA_RUNTIMES_DIR),
-                    work_dir=str(settings.DATA_DIR / "environments"),
-                    sandbox=settings.LAMBDA_SANDBOX,
-                )
-                _pool = Pool(config)
+                _pool = Pool(pool_config())
                 _pool_pid = pid
                 at_exit(functools.partial(_shutdown_pool, _pool), priority=20)
     return _pool
+
+
+def pool_config() -> PoolConfig:
+    from invocations.engine.pool import PoolConfig
+
+    return PoolConfig(
+        max_environments=settings.LAMBDA_MAX_ENVIRONMENTS,
+        keep_alive_s=settings.LAMBDA_KEEP_ALIVE_SECONDS,
+        runtimes_dir=str(settings.LAMBDA_RUNTIMES_DIR),
+        work_dir=str(settings.DATA_DIR / "environments"),
+        sandbox=settings.LAMBDA_SANDBOX,
+        egress=settings.LAMBDA_EGRESS,
+        sandbox_uid=settings.LAMBDA_SANDBOX_UID,
+        spare_slots=settings.LAMBDA_SANDBOX_SPARES,
+        internal_endpoints=internal_endpoints(),
+    )
+
+
+def current_pool() -> Pool | None:
+    """This process's pool if it has built one (never builds it)."""
+    return _pool if _pool is not None and _pool_pid == os.getpid() else None
+
+
+def internal_endpoints() -> tuple[tuple[str, int], ...]:
+    """Where this installation's database, broker and result store listen: no function may reach
+    them (invocations/engine/sandbox/egress.py). SQLite and the embedded broker listen nowhere."""
+    found = []
+    database = settings.DATABASES["default"]
+    if database.get("HOST"):
+        found.append((str(database["HOST"]), int(database.get("PORT") or 5432)))
+    for url in (settings.CELERY_BROKER_URL, settings.CELERY_RESULT_BACKEND):
+        parsed = urlsplit(url)
+        if parsed.hostname and parsed.scheme in DEFAULT_PORTS:
+            found.append((parsed.hostname, parsed.port or DEFAULT_PORTS[parsed.scheme]))
+    return tuple(dict.fromkeys(found))
+
+
+DEFAULT_PORTS = {"redis": 6379, "rediss": 6380, "amqp": 5672, "amqps": 5671, "pyamqp": 5672,
+                 "db+postgresql": 5432, "db+postgres": 5432, "postgres": 5432, "postgresql": 5432}
 
 
 def _shutdown_pool(pool: Pool) -> None:
@@ -121,6 +157,10 @@ def start_node(kind: str) -> None:
         _heartbeat_thread = threading.Thread(target=_heartbeat, args=(kind,), name="node-heartbeat", daemon=True)
         _heartbeat_thread.start()
         at_exit(stop_node, priority=30)
+    global _reconcile_thread
+    if settings.LAMBDA_RECONCILE_SECONDS > 0 and (_reconcile_thread is None or not _reconcile_thread.is_alive()):
+        _reconcile_thread = threading.Thread(target=_reconcile, name="node-reconcile", daemon=True)
+        _reconcile_thread.start()
 
 
 def _heartbeat(kind: str) -> None:
@@ -129,6 +169,24 @@ def _heartbeat(kind: str) -> None:
             register_node(kind)
         except Exception:
             logger.exception("node heartbeat failed")
+        finally:
+            connection.close()
+
+
+def _reconcile() -> None:
+    """End environments of deleted or updated functions, and remove code nothing uses any more
+    (services/cleanup.py), for as long as this node runs."""
+    from invocations.services import cleanup
+
+    last_prune = 0.0
+    while not _heartbeat_stop.wait(settings.LAMBDA_RECONCILE_SECONDS):
+        try:
+            cleanup.reconcile_environments()
+            if time.monotonic() - last_prune >= CODE_PRUNE_SECONDS:
+                last_prune = time.monotonic()
+                cleanup.prune_code()
+        except Exception:
+            logger.exception("reconciling environments failed")
         finally:
             connection.close()
 

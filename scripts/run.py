@@ -21,11 +21,12 @@ def _parse(lines: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in lines.splitlines() if "=" in line)
 
 
-def _banner(stack: Stack, created: dict[str, str]) -> str:
+def _banner(stack: Stack, created: dict[str, str], sandbox: str) -> str:
     url = stack.endpoint
     out = ["", "=" * 72, f"  Lambda Workbench is running at {url}/"]
     if stack.endpoint_v6:
         out.append(f"  (and over IPv6 at {stack.endpoint_v6}/)")
+    out += ["", f"  {sandbox}"]
     if created:
         out += [
             "",
@@ -72,8 +73,10 @@ def main() -> int:
         print(f"Preparing {data_dir} (migrations, static files)…", flush=True)
         stack.prepare()
         created = _parse(stack.manage("bootstrapadmin", "--username", "admin"))
+        # How functions are isolated here, or why they will not run (the nodes refuse, not downgrade).
+        sandbox = stack.manage("sandbox", check=False).strip()
         stack.start(prepare=False)
-        print(_banner(stack, created), flush=True)
+        print(_banner(stack, created, sandbox), flush=True)
         status = stack.wait()
         print(f"A process exited unexpectedly (status {status}); stopping.", file=sys.stderr)
         return 1
