@@ -95,9 +95,15 @@ class _ProcessWatch(asyncio.SubprocessProtocol):
 
 
 class ExecutionEnvironment:
+    """One sandboxed runtime process. Started for a function (``spec``), or *ready*: started for a
+    runtime only, its launcher waiting in ``/workbench/launch`` until ``claim`` gives it a function
+    (the pool keeps a few so that a cold start does not pay for the sandbox and the runtime client)."""
+
     def __init__(self, env_id: str, spec: FunctionSpec, runtime: RuntimeInfo, *, sandbox: Backend, limits: Limits,
-                 on_dead: Callable[[ExecutionEnvironment], None], init_timeout_s: float = INIT_TIMEOUT_S) -> None:
+                 on_dead: Callable[[ExecutionEnvironment], None], init_timeout_s: float = INIT_TIMEOUT_S,
+                 ready: bool = False) -> None:
         self.id = env_id
+        self.ready = ready
         self.init_timeout_s = init_timeout_s
         self.spec = spec
         self.runtime = runtime
@@ -124,15 +130,17 @@ class ExecutionEnvironment:
         self._next_waiter: asyncio.Future[Event] | None = None
         self._cleaned = False
         self._initialized = False  # the runtime has called /next at least once
+        self._launch_waiter: asyncio.Future[bytes] | None = None  # a ready environment's launcher, waiting
+        self.waiting_for_claim = False  # a ready environment whose launcher is waiting: it can be claimed
 
     # ----- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         try:
-            self._slot = await self.sandbox.take(self.spec.ephemeral_storage_mb, self.spec.code_dir)
+            self._slot = await self.sandbox.take(self.spec.ephemeral_storage_mb, None if self.ready else self.spec.code_dir)
             self._server = await self._loop.create_server(lambda: RuntimeApiConnection(self), sock=self._slot.listener)
-            self._groups = self.limits.create(self.id, self.spec.memory_mb)
+            self._groups = self.limits.create(self.id, self.spec.memory_mb + self.sandbox.memory_overhead_mb)
             plan = self.sandbox.launch_plan(spec=self.spec, runtime=self.runtime, slot=self._slot,
-                                            groups=self._groups, env_id=self.id)
+                                            groups=self._groups, env_id=self.id, ready=self.ready)
             read_fd, write_fd = os.pipe()  # stdout and stderr merged, as in Lambda's log stream
             os.set_blocking(read_fd, False)
             self._output_fd = read_fd
@@ -150,6 +158,29 @@ class ExecutionEnvironment:
             self.state = State.DEAD
             self._cleanup()
             raise
+
+    async def claim(self, spec: FunctionSpec) -> None:
+        """Give a ready environment its function: its code, its memory limit, then its launcher's
+        answer (the function's environment variables and handler). From here on it is a cold start
+        of that function, whose Init Duration counts from now."""
+        if not self.waiting_for_claim or self._launch_waiter is None or self._slot is None:
+            raise RuntimeError(f"environment {self.id} is not ready to be claimed")
+        self.waiting_for_claim = False
+        if not self._groups.set_memory_limit(spec.memory_mb + self.sandbox.memory_overhead_mb):
+            self.kill()
+            raise RuntimeError(f"environment {self.id} already uses more than {spec.memory_mb} MB")
+        try:
+            await self.sandbox.attach_code(self._slot, spec.code_dir)
+        except BaseException:
+            self.kill()
+            raise
+        self.spec = spec
+        config = self.sandbox.launch_config(spec=spec, runtime=self.runtime, slot=self._slot, env_id=self.id)
+        self._spawned_at = time.monotonic()
+        self._init_timer = self._loop.call_later(self.init_timeout_s, self._init_timed_out)
+        waiter, self._launch_waiter = self._launch_waiter, None
+        if not waiter.done():
+            waiter.set_result(json.dumps(config).encode())
 
     def kill(self) -> None:
         """Kill the whole process tree (cgroup members, the session, bwrap's PID namespace)."""
@@ -329,6 +360,9 @@ class ExecutionEnvironment:
             self._init_timer.cancel()
         if self._next_waiter is not None and not self._next_waiter.done():
             self._next_waiter.cancel()
+        if self._launch_waiter is not None and not self._launch_waiter.done():
+            self._launch_waiter.cancel()
+        self.waiting_for_claim = False
         if self._server is not None:
             self._server.close()  # and with it the slot's Runtime API socket
         elif self._slot is not None:
@@ -466,6 +500,19 @@ class ExecutionEnvironment:
             body = (error_body or "").encode()
         payload, kind = self._error_body(body, error_type)
         self._finish(invocation, payload=payload, error_type=kind, status="failed")
+
+    def launch(self) -> asyncio.Future[bytes]:
+        """A ready environment's launcher waits here for ``claim``."""
+        waiter: asyncio.Future[bytes] = self._loop.create_future()
+        if not self.ready or self._launch_waiter is not None or self._initialized or not self.alive:
+            waiter.set_exception(RuntimeApiError(INVALID_STATE_TRANSITION, "Invalid state transition: launch"))
+            return waiter
+        self._launch_waiter = waiter
+        self.waiting_for_claim = True
+        if self._init_timer is not None:  # its start-up is done; the function's init is timed at claim
+            self._init_timer.cancel()
+            self._init_timer = None
+        return waiter
 
     def runtime_disconnected(self) -> None:
         if self._next_waiter is not None and self._next_waiter.done():

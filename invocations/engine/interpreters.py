@@ -25,6 +25,7 @@ BOTO3_VERSION = "1.44.8"
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NODE_BOOTSTRAP_DIR = Path(__file__).resolve().parent / "runtimes" / "node"
+PYTHON_LAUNCHER_DIR = Path(__file__).resolve().parent / "runtimes" / "python"  # a ready environment's launcher
 
 
 def default_runtimes_dir() -> str:

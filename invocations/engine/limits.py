@@ -112,6 +112,25 @@ class EnvironmentGroups:
             os.close(self._peak_fd)
             self._peak_fd = None
 
+    def set_memory_limit(self, memory_mb: int) -> bool:
+        """Change the limit of a running environment (a ready one given its function); False when
+        it already uses more, or the limit cannot be written."""
+        if not self.memory:
+            return True
+        try:
+            if os.path.exists(os.path.join(self.memory, "memory.memsw.limit_in_bytes")):
+                # memsw must stay ≥ the memory limit: raise it first when growing, after when shrinking.
+                current = int(_read(os.path.join(self.memory, "memory.limit_in_bytes")))
+                order: tuple[str, ...] = ("memory.memsw.limit_in_bytes", "memory.limit_in_bytes") \
+                    if memory_mb * MB > current else ("memory.limit_in_bytes", "memory.memsw.limit_in_bytes")
+            else:
+                order = ("memory.limit_in_bytes",)
+            for name in order:
+                _write(os.path.join(self.memory, name), str(memory_mb * MB))
+        except (OSError, ValueError):
+            return False
+        return True
+
     def oom_killed(self) -> bool:
         if not self.memory:
             return False

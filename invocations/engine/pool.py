@@ -44,6 +44,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CONCURRENT_LIMIT_EXCEEDED = "ConcurrentInvocationLimitExceeded"
+DEFAULT_STORAGE_MB = 512  # ready environments have the default /tmp
+# A claimed ready environment is replaced this long after, not at once: starting one while the
+# claimed one imports its function would slow that cold start on two cores (as for slots).
+REFILL_DELAY_S = 0.25
+READY_START_DELAY_S = 0.5  # after the pool starts: its first slots are built by then
 RESERVED_LIMIT_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 
@@ -65,6 +70,9 @@ class PoolConfig:
     internal_endpoints: tuple[tuple[str, int], ...] = ()  # (host, port) no function may reach
     spare_slots: int = 2  # sandbox slots kept built ahead of cold starts
     init_timeout_s: float = INIT_TIMEOUT_S  # a runtime that has not asked for its first event by then is killed
+    # Environments started ahead of their function (runtime client imported, waiting), per runtime in
+    # use; a cold start claims one (environment.py, ``claim``). 0: every cold start starts a process.
+    ready_environments: int = 0
 
     def sandbox_config(self) -> SandboxConfig:
         return SandboxConfig(mode=self.sandbox, host_uid=self.sandbox_uid, egress=self.egress,
@@ -107,6 +115,10 @@ class Pool:
         self._prefix = uuid.uuid4().hex[:8]
         self._closed = False
         self._retired_revisions: set[str] = set()  # their environments end as soon as they are idle
+        self._ready: dict[str, list[ExecutionEnvironment]] = {}  # by runtime, oldest first
+        self._ready_starting: dict[str, int] = {}
+        self._ready_claims = 0
+        self._ready_runtimes = {"python3.11"}  # and every runtime that had a cold start here
         self._reaper: asyncio.Task[None] | None = None
         self._thread = threading.Thread(target=self._run_loop, name="lambda-engine", daemon=True)
         self._thread.start()
@@ -259,10 +271,17 @@ class Pool:
             environment = self._take_idle(function)
             if environment is not None:
                 return environment, False
+            claimed = await self._claim_ready(spec, function)
+            if claimed is not None:
+                return claimed, True
             if len(self._environments) + self._starting < self.config.max_environments:
                 return await self._spawn(spec, function, runtime), True
             if self._idle_lru:
                 self._retire(next(iter(self._idle_lru)))
+                continue
+            spare = next((e for ready in self._ready.values() for e in ready), None)
+            if spare is not None:  # a ready environment of another runtime makes room
+                self._retire(spare)
                 continue
             remaining = deadline - self._loop.time()
             if remaining <= 0:
@@ -294,6 +313,65 @@ class Pool:
         function.cold_starts += 1
         return environment
 
+    # ----- ready environments ---------------------------------------------------------------------
+    async def _claim_ready(self, spec: FunctionSpec, function: _FunctionState) -> ExecutionEnvironment | None:
+        """A ready environment of ``spec.runtime`` given to this function, when there is one."""
+        assert self._sandbox is not None
+        if self.config.ready_environments <= 0 or not self._sandbox.ready_runtime(spec.runtime) \
+                or spec.ephemeral_storage_mb != DEFAULT_STORAGE_MB:
+            return None
+        self._ready_runtimes.add(spec.runtime)
+        waiting = self._ready.get(spec.runtime, [])
+        environment = next((e for e in waiting if e.waiting_for_claim and e.alive), None)
+        if environment is None:
+            return None
+        waiting.remove(environment)
+        self._loop.call_later(REFILL_DELAY_S, self._refill_ready)
+        try:
+            await environment.claim(spec)
+        except Exception:
+            logger.exception("claiming ready environment %s failed; starting a new one", environment.id)
+            return None
+        function.environments.add(environment)
+        function.cold_starts += 1
+        self._ready_claims += 1
+        return environment
+
+    def _refill_ready(self) -> None:
+        if self._closed or self._sandbox is None or self.config.ready_environments <= 0:
+            return
+        for runtime_name in sorted(self._ready_runtimes):
+            runtime = self._runtimes.get(runtime_name)
+            if runtime is None or not runtime.available or not self._sandbox.ready_runtime(runtime_name):
+                continue
+            while (len(self._ready.get(runtime_name, [])) + self._ready_starting.get(runtime_name, 0)
+                   < self.config.ready_environments
+                   and len(self._environments) + self._starting < self.config.max_environments):
+                self._ready_starting[runtime_name] = self._ready_starting.get(runtime_name, 0) + 1
+                self._loop.create_task(self._start_ready(runtime))
+
+    async def _start_ready(self, runtime: RuntimeInfo) -> None:
+        assert self._sandbox is not None
+        spec = FunctionSpec(function_name="", function_arn="", version="$LATEST", revision_id="", code_dir="",
+                            code_sha256="", runtime=runtime.name, handler="")
+        environment = ExecutionEnvironment(f"env-{self._prefix}-{next(self._ids)}", spec, runtime, sandbox=self._sandbox,
+                                           limits=self._limits, on_dead=self._environment_died,
+                                           init_timeout_s=self.config.init_timeout_s, ready=True)
+        self._starting += 1
+        try:
+            await environment.start()
+        except Exception:
+            logger.exception("starting a ready %s environment failed", runtime.name)
+            return
+        finally:
+            self._starting -= 1
+            self._ready_starting[runtime.name] -= 1
+        if self._closed:
+            environment.kill()
+            return
+        self._environments.add(environment)
+        self._ready.setdefault(runtime.name, []).append(environment)
+
     def _release(self, environment: ExecutionEnvironment, function: _FunctionState) -> None:
         function.in_flight -= 1
         if environment.spec.revision_id in self._retired_revisions:
@@ -305,7 +383,7 @@ class Pool:
         self._wake_one()
 
     async def _live_revisions(self) -> set[str]:
-        return {environment.spec.revision_id for environment in self._environments}
+        return {e.spec.revision_id for e in self._environments if e.spec.revision_id}  # not ready ones
 
     async def _retire_revisions(self, revision_ids: set[str]) -> None:
         self._retired_revisions |= revision_ids
@@ -322,6 +400,9 @@ class Pool:
 
     def _forget(self, environment: ExecutionEnvironment) -> None:
         self._environments.discard(environment)
+        ready = self._ready.get(environment.runtime.name)
+        if ready is not None and environment in ready:
+            ready.remove(environment)
         self._idle_lru.pop(environment, None)
         function = self._functions.get(environment.spec.key)
         if function is not None:
@@ -370,6 +451,7 @@ class Pool:
         self._reaper = self._loop.create_task(self._reap_forever())
         if self._sandbox is not None:
             self._sandbox.start()
+            self._loop.call_later(READY_START_DELAY_S, self._refill_ready)
 
     async def _reap_forever(self) -> None:
         interval = min(max(self.config.keep_alive_s / 4, 0.05), 5.0)
@@ -398,6 +480,8 @@ class Pool:
             "busy": len(self._environments) - len(self._idle_lru),
             "max_environments": self.config.max_environments,
             "waiting": len(self._waiters),
+            "ready": {name: n for name, ready in self._ready.items() if (n := sum(e.waiting_for_claim for e in ready))},
+            "ready_claims": self._ready_claims,
             "cold_starts": sum(f.cold_starts for f in self._functions.values()),
             "invocations": sum(f.invocations for f in self._functions.values()),
             "throttles": sum(f.throttles for f in self._functions.values()),

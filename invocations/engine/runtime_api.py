@@ -16,7 +16,7 @@ import re
 import socket
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, Union
+from typing import Callable, Protocol, TypeVar, Union
 
 import httptools
 
@@ -112,6 +112,8 @@ class Backend(Protocol):
 
     def runtime_disconnected(self) -> None: ...
 
+    def launch(self) -> "asyncio.Future[bytes]": ...
+
 
 Result = Union[Response, "asyncio.Future[Response]"]
 Handler = Callable[[Backend, Request, re.Match[str]], Result]
@@ -140,11 +142,15 @@ def event_response(event: Event) -> Response:
     return Response(200, event.payload, tuple(headers))
 
 
-def handle_next(backend: Backend, request: Request, match: re.Match[str]) -> Result:
-    waiting = backend.next_invocation()
+T = TypeVar("T")
+
+
+def _answer_when(waiting: asyncio.Future[T], render: Callable[[T], Response]) -> asyncio.Future[Response]:
+    """A response that is sent once ``waiting`` is done; the backend's errors become their status.
+    A connection that goes away cancels the wait."""
     answer: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
 
-    def delivered(fut: asyncio.Future[Event]) -> None:
+    def done(fut: asyncio.Future[T]) -> None:
         if answer.done():
             return
         if fut.cancelled():
@@ -154,11 +160,21 @@ def handle_next(backend: Backend, request: Request, match: re.Match[str]) -> Res
         elif fut.exception() is not None:
             answer.set_exception(fut.exception())  # type: ignore[arg-type]
         else:
-            answer.set_result(event_response(fut.result()))
+            answer.set_result(render(fut.result()))
 
-    waiting.add_done_callback(delivered)
+    waiting.add_done_callback(done)
     answer.add_done_callback(lambda a: waiting.cancel() if a.cancelled() else None)
     return answer
+
+
+def handle_next(backend: Backend, request: Request, match: re.Match[str]) -> Result:
+    return _answer_when(backend.next_invocation(), event_response)
+
+
+def handle_launch(backend: Backend, request: Request, match: re.Match[str]) -> Result:
+    """Not AWS's: a ready environment's launcher asks here which function it is to run, and gets
+    its answer when the pool gives the environment to a function (environment.py, ``claim``)."""
+    return _answer_when(backend.launch(), lambda body: Response(200, body))
 
 
 def _buffered_response(backend: Backend, request: Request, request_id: str) -> Response:
@@ -206,6 +222,7 @@ def handle_init_error(backend: Backend, request: Request, match: re.Match[str]) 
     return ACCEPTED
 
 
+LAUNCH_PATH = "/workbench/launch"
 RESPONSE_ROUTE = re.compile(rf"{API_PREFIX}/invocation/(?P<request_id>[^/]+)/response")
 
 ROUTES: tuple[tuple[str, re.Pattern[str], Handler], ...] = (
@@ -213,6 +230,7 @@ ROUTES: tuple[tuple[str, re.Pattern[str], Handler], ...] = (
     ("POST", RESPONSE_ROUTE, handle_response),
     ("POST", re.compile(rf"{API_PREFIX}/invocation/(?P<request_id>[^/]+)/error"), handle_error),
     ("POST", re.compile(rf"{API_PREFIX}/init/error"), handle_init_error),
+    ("GET", re.compile(re.escape(LAUNCH_PATH)), handle_launch),
 )
 
 NOT_FOUND = Response(404, b"404 page not found", (("Content-Type", "text/plain; charset=utf-8"),))

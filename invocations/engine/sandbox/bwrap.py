@@ -1,4 +1,4 @@
-"""The default backend's command line: nsenter into the slot, drop to the sandbox user, bwrap.
+"""The default backend: nsenter into the slot, drop to the sandbox user, bwrap.
 
     sh prologue (root: cgroups, rlimits, seccomp program on fd 3)
       → nsenter --net=<slot's namespace> --mount=<staging namespace> --setuid H --setgid H
@@ -9,70 +9,49 @@ cgroup namespaces, with no capabilities, ``no_new_privs``, the seccomp filter, n
 namespaces; on the host it is the unprivileged uid H, which owns nothing but its own ``/tmp``. It
 sees a read-only root made of ``/usr``, a few ``/etc`` files, the interpreter, ``/var/runtime`` and
 ``/var/task``, plus its ``/tmp`` (the slot's ext4 file system), its ``/proc`` and a minimal ``/dev``.
-This module only builds argv; ``host.py`` owns the namespaces and files it names.
+``host.Sandbox`` owns the namespaces and files this command line names.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import subprocess
 
 from invocations.engine.interpreters import PYTHON_RUNTIMES, python_prefix
-from invocations.engine.sandbox.launch import RUNTIME_DIR, SECCOMP_FD, TASK_ROOT
+from invocations.engine.limits import EnvironmentGroups
+from invocations.engine.sandbox import seccomp
+from invocations.engine.sandbox.host import (
+    ETC_ENTRIES,
+    GENERATED_ETC,
+    SANDBOX_UID,
+    Sandbox,
+    SandboxUnavailable,
+    StagedPaths,
+    require,
+    staged_runtime,
+)
+from invocations.engine.sandbox.launch import (
+    LAUNCHER_DIR,
+    RUNTIME_DIR,
+    SECCOMP_FD,
+    TASK_ROOT,
+    LaunchPlan,
+    Layout,
+    address_space_limit,
+    lambda_environment,
+    launcher_argv,
+    launcher_environment,
+    prologue,
+    runtime_argv,
+)
 from invocations.engine.sandbox.slots import Slot
 from invocations.engine.types import FunctionSpec, RuntimeInfo
 
-SANDBOX_UID = 993  # sbx_user1051 on Lambda
-
-# World-readable parts of /etc a runtime needs (the loader cache, TLS roots, time zone, name service
-# switch). Not all of /etc: it holds /etc/shadow. passwd, group, hosts and resolv.conf are generated.
-ETC_ENTRIES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "host.conf", "nsswitch.conf", "gai.conf", "ssl",
-               "ca-certificates", "ca-certificates.conf", "localtime", "alternatives", "os-release",
-               "mime.types", "protocols", "services", "pki", "crypto-policies")
-GENERATED_ETC = ("passwd", "group", "hosts")
-
-
-def generated_files(*, egress: bool) -> dict[str, bytes]:
-    """The /etc files the staging area writes (paths relative to it)."""
-    return {
-        "etc/passwd": (f"root:x:0:0:root:/root:/sbin/nologin\n"
-                       f"sbx_user1051:x:{SANDBOX_UID}:{SANDBOX_UID}::/home/sbx_user1051:/sbin/nologin\n"
-                       "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n").encode(),
-        "etc/group": f"root:x:0:\nsbx_user1051:x:{SANDBOX_UID}:\nnogroup:x:65534:\n".encode(),
-        "etc/hosts": b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
-        # slirp4netns answers DNS at 10.0.2.3; without egress there is nothing to ask.
-        "etc/resolv.conf": b"nameserver 10.0.2.3\n" if egress else b"",
-    }
-
-
-@dataclass(frozen=True)
-class StagedPaths:
-    """Where the staging area shows each source (see ``host.Sandbox``)."""
-
-    root: str
-
-    def etc(self, name: str) -> str:
-        return os.path.join(self.root, "etc", name)
-
-    def prefix(self, runtime: str) -> str:
-        return os.path.join(self.root, "prefix", runtime)
-
-    def runtime_dir(self, runtime: str) -> str:
-        return os.path.join(self.root, "runtimes", runtime)
-
-
-def staged_runtime(spec: FunctionSpec) -> str | None:
-    """The name under which a runtime's /var/runtime is staged (None: it has none)."""
-    if spec.runtime in PYTHON_RUNTIMES:
-        return f"python{PYTHON_RUNTIMES[spec.runtime]}"
-    if spec.runtime.startswith("nodejs"):
-        return "node"
-    return None
-
-
 def command(*, bwrap: str, nsenter: str, host_uid: int, platform_pid: int, staging_mnt_fd: int, slot: Slot,
-            staged: StagedPaths, spec: FunctionSpec, runtime: RuntimeInfo) -> list[str]:
-    """Everything between the prologue and the runtime's own argv."""
+            staged: StagedPaths, spec: FunctionSpec, runtime: RuntimeInfo, ready: bool = False) -> list[str]:
+    """Everything between the prologue and the runtime's own argv. A ready environment's /var/task is
+    its slot's (still empty) code directory: the code is mounted there at claim, and the mount
+    propagates into the sandbox (the staging area's code directories are a shared mount)."""
     if slot.netns is None:
         raise ValueError("a sandboxed slot has a network namespace")
     argv = [nsenter, f"--net=/proc/{platform_pid}/fd/{slot.netns}", f"--mount=/proc/{platform_pid}/fd/{staging_mnt_fd}",
@@ -88,7 +67,7 @@ def command(*, bwrap: str, nsenter: str, host_uid: int, platform_pid: int, stagi
     for entry in ETC_ENTRIES:
         if os.path.lexists(f"/etc/{entry}"):
             argv += ["--ro-bind", f"/etc/{entry}", f"/etc/{entry}"]
-    for name in (*GENERATED_ETC, "resolv.conf"):
+    for name in GENERATED_ETC:
         argv += ["--ro-bind", staged.etc(name), f"/etc/{name}"]
     if spec.runtime in PYTHON_RUNTIMES and runtime.executable:
         prefix = python_prefix(runtime.executable)
@@ -97,8 +76,62 @@ def command(*, bwrap: str, nsenter: str, host_uid: int, platform_pid: int, stagi
     staged_dir = staged_runtime(spec)
     if staged_dir:
         argv += ["--ro-bind", staged.runtime_dir(staged_dir), RUNTIME_DIR]
-    argv += ["--ro-bind", slot.code_dir, TASK_ROOT, "--bind", slot.tmp_dir, "/tmp",
+    argv += ["--ro-bind", slot.code_dir or slot.lambda_dir, TASK_ROOT]
+    if ready:
+        argv += ["--ro-bind", staged.runtime_dir("launcher"), LAUNCHER_DIR]
+    argv += ["--bind", slot.tmp_dir, "/tmp",
              # Read-only everywhere but /tmp, as on Lambda (EROFS); /dev's nodes stay writable.
              "--remount-ro", "/", "--remount-ro", "/dev",
-             "--chdir", TASK_ROOT, "--seccomp", str(SECCOMP_FD), "--"]
+             "--chdir", "/" if ready else TASK_ROOT, "--seccomp", str(SECCOMP_FD), "--"]
     return argv
+
+
+class BwrapSandbox(Sandbox):
+    name = "bwrap"
+
+    def _prepare(self) -> None:
+        self._bwrap = require("bwrap")
+        try:
+            program = seccomp.program()
+        except (ImportError, OSError, RuntimeError) as error:
+            raise SandboxUnavailable(f"cannot build the seccomp filter (libseccomp2, pyseccomp): {error}") from None
+        self._seccomp_path = os.path.join(self._work_dir, f"{os.getpid()}-seccomp.bpf")
+        fd = os.open(self._seccomp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(program)
+
+    def _smoke_test(self) -> None:
+        """Run ``true`` the way an environment runs, without a slot: proves that this kernel lets the
+        sandbox user make its user namespace and that bwrap accepts the seccomp program."""
+        argv = ["/bin/sh", "-c", 'exec 3<"$0" && exec "$@"', self._seccomp_path,
+                self._nsenter, f"--mount=/proc/self/fd/{self.staging.mnt_fd}", "--setuid", str(self.config.host_uid),
+                "--setgid", str(self.config.host_uid), "--", self._bwrap, "--unshare-user", "--uid", str(SANDBOX_UID),
+                "--disable-userns", "--unshare-pid", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr",
+                "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+                "--seccomp", "3", "--", "/usr/bin/true"]
+        result = subprocess.run(argv, pass_fds=(self.staging.mnt_fd,), capture_output=True, text=True,
+                                stdin=subprocess.DEVNULL, timeout=30)
+        if result.returncode != 0:
+            self.close()
+            raise SandboxUnavailable(f"a test sandbox failed to start: {result.stderr.strip() or result.returncode}")
+
+    def launch_plan(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, groups: EnvironmentGroups,
+                    env_id: str, ready: bool = False) -> LaunchPlan:
+        layout = Layout(TASK_ROOT, RUNTIME_DIR, "/tmp")
+        if ready:
+            env, command_argv = launcher_environment(runtime, slot.api_address), launcher_argv(runtime)
+        else:
+            env, command_argv = lambda_environment(spec, runtime, slot.api_address, layout, env_id), runtime_argv(spec, runtime, layout)
+        argv = (prologue(groups, spec, address_space=address_space_limit(spec, groups), seccomp=self._seccomp_path)
+                + command(bwrap=self._bwrap, nsenter=self._nsenter, host_uid=self.config.host_uid,
+                          platform_pid=os.getpid(), staging_mnt_fd=self.staging.mnt_fd, slot=slot,
+                          staged=self.staged, spec=spec, runtime=runtime, ready=ready)
+                + command_argv)
+        return LaunchPlan(argv, env, "/")
+
+    def close(self) -> None:
+        super().close()
+        try:
+            os.unlink(self._seccomp_path)
+        except FileNotFoundError:
+            pass

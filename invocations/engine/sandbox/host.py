@@ -1,5 +1,5 @@
-"""The sandbox one pool runs its environments in: ``Sandbox`` (bwrap, the default) or
-``Unsandboxed`` (``LAMBDA_SANDBOX=off``, said loudly at every start).
+"""The sandbox one pool runs its environments in: a ``Sandbox`` backend (bwrap, the default, or gVisor)
+or ``Unsandboxed`` (``LAMBDA_SANDBOX=off``, said loudly at every start).
 
 Both hand out slots (``slots.py``) and launch plans; the environment does not know which one it has.
 ``Sandbox`` checks what it needs when it is made and raises ``SandboxUnavailable`` with the reason
@@ -23,9 +23,15 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from invocations.engine.interpreters import NODE_BOOTSTRAP_DIR, PYTHON_RUNTIMES, python_prefix, python_runtime_dir
+from invocations.engine.interpreters import (
+    NODE_BOOTSTRAP_DIR,
+    PYTHON_LAUNCHER_DIR,
+    PYTHON_RUNTIMES,
+    python_prefix,
+    python_runtime_dir,
+)
 from invocations.engine.limits import EnvironmentGroups
-from invocations.engine.sandbox import bwrap, forward, seccomp
+from invocations.engine.sandbox import forward
 from invocations.engine.sandbox.egress import (
     EgressError,
     EgressPolicy,
@@ -60,6 +66,54 @@ RELAY_REFRESH_S = 1.0
 REFILL_DELAY_S = 0.25
 
 
+SANDBOX_UID = 993  # sbx_user1051 on Lambda
+
+# World-readable parts of /etc a runtime needs (the loader cache, TLS roots, time zone, name service
+# switch). Not all of /etc: it holds /etc/shadow. passwd, group, hosts and resolv.conf are generated.
+ETC_ENTRIES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "host.conf", "nsswitch.conf", "gai.conf", "ssl",
+               "ca-certificates", "ca-certificates.conf", "localtime", "alternatives", "os-release",
+               "mime.types", "protocols", "services", "pki", "crypto-policies")
+GENERATED_ETC = ("passwd", "group", "hosts", "resolv.conf")
+
+
+def generated_files(*, egress: bool) -> dict[str, bytes]:
+    """The /etc files the staging area writes (paths relative to it)."""
+    return {
+        "etc/passwd": (f"root:x:0:0:root:/root:/sbin/nologin\n"
+                       f"sbx_user1051:x:{SANDBOX_UID}:{SANDBOX_UID}::/home/sbx_user1051:/sbin/nologin\n"
+                       "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n").encode(),
+        "etc/group": f"root:x:0:\nsbx_user1051:x:{SANDBOX_UID}:\nnogroup:x:65534:\n".encode(),
+        "etc/hosts": b"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+        # slirp4netns answers DNS at 10.0.2.3; without egress there is nothing to ask.
+        "etc/resolv.conf": b"nameserver 10.0.2.3\n" if egress else b"",
+    }
+
+
+@dataclass(frozen=True)
+class StagedPaths:
+    """Where the staging area shows each source (see ``Sandbox._binds``)."""
+
+    root: str
+
+    def etc(self, name: str) -> str:
+        return os.path.join(self.root, "etc", name)
+
+    def prefix(self, runtime: str) -> str:
+        return os.path.join(self.root, "prefix", runtime)
+
+    def runtime_dir(self, runtime: str) -> str:
+        return os.path.join(self.root, "runtimes", runtime)
+
+
+def staged_runtime(spec: FunctionSpec) -> str | None:
+    """The name under which a runtime's /var/runtime is staged (None: it has none)."""
+    if spec.runtime in PYTHON_RUNTIMES:
+        return f"python{PYTHON_RUNTIMES[spec.runtime]}"
+    if spec.runtime.startswith("nodejs"):
+        return "node"
+    return None
+
+
 class SandboxUnavailable(Exception):
     """The sandbox cannot be built here; the message says why and what to do."""
 
@@ -74,7 +128,12 @@ class SandboxConfig:
     builders: int = 3  # threads that build and tear down slots
 
 
-def _require(program: str) -> str:
+# The Debian package of each tool the sandboxes use, for the message when one is missing.
+PACKAGES = {"bwrap": "bubblewrap", "nsenter": "util-linux", "unshare": "util-linux", "mkfs.ext4": "e2fsprogs",
+            "slirp4netns": "slirp4netns", "nft": "nftables", "runsc": "runsc"}
+
+
+def require(program: str) -> str:
     found = shutil.which(program) or shutil.which(program, path="/usr/sbin:/sbin")
     if found is None:
         raise SandboxUnavailable(f"{program} is not installed (make installs it; Debian: apt-get install "
@@ -82,49 +141,46 @@ def _require(program: str) -> str:
     return found
 
 
-PACKAGES = {"bwrap": "bubblewrap", "nsenter": "util-linux", "mkfs.ext4": "e2fsprogs", "slirp4netns": "slirp4netns",
-            "nft": "nftables"}
-
-
 class Sandbox:
-    name = "bwrap"
+    """What every strict backend shares: the checks, the staging area, slots built ahead of demand
+    and the relays to the host's loopback. A backend (``bwrap.BwrapSandbox``, ``gvisor.GvisorSandbox``)
+    adds how a process is put in a slot: ``_prepare`` (its tools), ``_smoke_test`` and ``launch_plan``."""
+
+    name = ""
+    memory_overhead_mb = 0  # added to MemorySize for the environment's memory cgroup (the backend's own)
+    code_in_subdirectory = False  # where a slot's code is bound (slots.SlotFactory.attach_code)
 
     def __init__(self, config: SandboxConfig, *, runtimes: dict[str, RuntimeInfo], runtimes_dir: str,
                  work_dir: str, loop: asyncio.AbstractEventLoop) -> None:
         self.config = config
         self._loop = loop
+        self._work_dir = work_dir
         try:
             self.policy = parse_policy(config.egress)
         except EgressError as error:
             raise SandboxUnavailable(str(error)) from None
         self._check_host(config)
-        self._bwrap = _require("bwrap")
-        self._nsenter = _require("nsenter")
-        _require("mkfs.ext4")
-        slirp = _require("slirp4netns") if self.policy.needs_network else None
-        nft = _require("nft") if self.policy.mode != "off" else None
-        try:
-            program = seccomp.program()
-        except (ImportError, OSError, RuntimeError) as error:
-            raise SandboxUnavailable(f"cannot build the seccomp filter (libseccomp2, pyseccomp): {error}") from None
-        self._seccomp_path = os.path.join(work_dir, f"{os.getpid()}-seccomp.bpf")
-        fd = os.open(self._seccomp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(program)
+        self._nsenter = require("nsenter")
+        require("mkfs.ext4")
+        slirp = require("slirp4netns") if self.policy.needs_network else None
+        nft = require("nft") if self.policy.mode != "off" else None
+        self._prepare()
         self._token = uuid.uuid4().hex[:8]
         self.staging = Staging(binds=self._binds(runtimes, runtimes_dir), token=self._token, threads=config.builders,
-                               files=bwrap.generated_files(egress=self.policy.needs_network))
+                               files=generated_files(egress=self.policy.needs_network))
         try:
             self.staging.start()
         except OSError as error:
             raise SandboxUnavailable(f"cannot make the staging mount namespace: {error}") from None
-        self.staged = bwrap.StagedPaths(self.staging.root)
+        self.staged = StagedPaths(self.staging.root)
         internal = internal_services(config.internal_endpoints,
                                      host_addresses(read_proc("/proc/net/fib_trie"), read_proc("/proc/net/if_inet6")))
         self._internal_ports = internal.loopback_ports
         self.factory = SlotFactory(work_dir=work_dir, staging_tmp=self.staging.path("tmp"),
-                                   staging_task=self.staging.path("task"), host_uid=config.host_uid,
-                                   policy=self.policy, internal=internal, nsenter=self._nsenter, nft=nft,
+                                   staging_lambda=self.staging.path("lambda"),
+                                   staging_scratch=self.staging.path("scratch"), host_uid=config.host_uid,
+                                   policy=self.policy, internal=internal, nsenter=self._nsenter,
+                                   unshare=require("unshare"), nft=nft,
                                    slirp4netns=slirp)
         self._names = itertools.count(1)
         self._spares: deque[Slot] = deque()
@@ -150,23 +206,16 @@ class Sandbox:
         if not os.path.exists("/dev/loop-control"):
             raise SandboxUnavailable("no loop devices (/dev/loop-control): /tmp cannot be capped")
 
+    def _prepare(self) -> None:
+        """Check and set up what this backend needs (raise SandboxUnavailable)."""
+        raise NotImplementedError
+
     def _smoke_test(self) -> None:
-        """Run ``true`` the way an environment runs, without a slot: proves that this kernel lets the
-        sandbox user make its user namespace and that bwrap accepts the seccomp program."""
-        argv = ["/bin/sh", "-c", 'exec 3<"$0" && exec "$@"', self._seccomp_path,
-                self._nsenter, f"--mount=/proc/self/fd/{self.staging.mnt_fd}", "--setuid", str(self.config.host_uid),
-                "--setgid", str(self.config.host_uid), "--", self._bwrap, "--unshare-user", "--uid", str(bwrap.SANDBOX_UID),
-                "--disable-userns", "--unshare-pid", "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr",
-                "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-                "--seccomp", "3", "--", "/usr/bin/true"]
-        result = subprocess.run(argv, pass_fds=(self.staging.mnt_fd,), capture_output=True, text=True,
-                                stdin=subprocess.DEVNULL, timeout=30)
-        if result.returncode != 0:
-            self.close()
-            raise SandboxUnavailable(f"a test sandbox failed to start: {result.stderr.strip() or result.returncode}")
+        """Start a trivial sandboxed process the way environments start (raise SandboxUnavailable)."""
+        raise NotImplementedError
 
     def _binds(self, runtimes: dict[str, RuntimeInfo], runtimes_dir: str) -> dict[str, str]:
-        binds = {"runtimes/node": str(NODE_BOOTSTRAP_DIR)}
+        binds = {"runtimes/node": str(NODE_BOOTSTRAP_DIR), "runtimes/launcher": str(PYTHON_LAUNCHER_DIR)}
         for name, version in PYTHON_RUNTIMES.items():
             info = runtimes.get(name)
             if info is None or not info.available:
@@ -178,23 +227,28 @@ class Sandbox:
         return binds
 
     # ----- slots -------------------------------------------------------------------------------
-    async def take(self, storage_mb: int, code_dir: str) -> Slot:
-        """A slot for a new environment of the code in ``code_dir``: a spare when one is ready,
-        else one built now."""
+    async def take(self, storage_mb: int, code_dir: str | None) -> Slot:
+        """A slot for a new environment of the code in ``code_dir`` (None: a ready environment, whose
+        code comes later through ``attach_code``): a spare when one is ready, else one built now."""
         if storage_mb == DEFAULT_STORAGE_MB and self._spares:
             slot = self._spares.popleft()
         else:
             slot = await asyncio.wrap_future(self._build(storage_mb))
-        try:
-            await asyncio.wrap_future(self.staging.submit(self.factory.attach_code, slot, code_dir))
-        except BaseException:
-            slot.listener.close()
-            self.staging.submit(self.factory.teardown, slot)
-            raise
+        if code_dir is not None:
+            try:
+                await self.attach_code(slot, code_dir)
+            except BaseException:
+                slot.listener.close()
+                self.staging.submit(self.factory.teardown, slot)
+                raise
         self._in_use.add(slot)
         self._loop.call_later(REFILL_DELAY_S, self._refill)
         await self._serve_relays(slot)
         return slot
+
+    async def attach_code(self, slot: Slot, code_dir: str) -> None:
+        await asyncio.wrap_future(self.staging.submit(self.factory.attach_code, slot, code_dir,
+                                                      self.code_in_subdirectory))
 
     def release(self, slot: Slot) -> None:
         """Tear a slot down once its environment is gone (its Runtime API server already closed)."""
@@ -287,15 +341,20 @@ class Sandbox:
 
     # ----- launching ------------------------------------------------------------------------------
     def launch_plan(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, groups: EnvironmentGroups,
-                    env_id: str) -> LaunchPlan:
+                    env_id: str, ready: bool = False) -> LaunchPlan:
+        """How to start an environment's process; ``ready``: its launcher, not yet its function."""
+        raise NotImplementedError
+
+    def launch_config(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, env_id: str) -> dict[str, Any]:
+        """What a ready environment's launcher gets when it is claimed for ``spec``."""
         layout = Layout(TASK_ROOT, RUNTIME_DIR, "/tmp")
-        env = lambda_environment(spec, runtime, slot.api_address, layout, env_id)
-        argv = (prologue(groups, spec, address_space=address_space_limit(spec, groups), seccomp=self._seccomp_path)
-                + bwrap.command(bwrap=self._bwrap, nsenter=self._nsenter, host_uid=self.config.host_uid,
-                                platform_pid=os.getpid(), staging_mnt_fd=self.staging.mnt_fd, slot=slot,
-                                staged=self.staged, spec=spec, runtime=runtime)
-                + runtime_argv(spec, runtime, layout))
-        return LaunchPlan(argv, env, "/")
+        return {"environment": lambda_environment(spec, runtime, slot.api_address, layout, env_id),
+                "handler": spec.handler, "task_root": TASK_ROOT}
+
+    @staticmethod
+    def ready_runtime(runtime: str) -> bool:
+        """Whether environments of this runtime can be started ahead of their function."""
+        return runtime in PYTHON_RUNTIMES
 
     def stats(self) -> dict[str, Any]:
         return {"sandbox": self.name, "egress": self.policy.mode, "spare_slots": len(self._spares),
@@ -312,10 +371,6 @@ class Sandbox:
             self.staging.submit(self.factory.teardown, slot)
         self.staging.close()
         self.factory.close()
-        try:
-            os.unlink(self._seccomp_path)
-        except FileNotFoundError:
-            pass
 
 
 class Unsandboxed:
@@ -323,6 +378,7 @@ class Unsandboxed:
     directory, with a private temporary directory as /tmp and the Runtime API on a host port."""
 
     name = "off"
+    memory_overhead_mb = 0
 
     def __init__(self, *, runtimes_dir: str, work_dir: str) -> None:
         self._runtimes_dir = runtimes_dir
@@ -333,7 +389,7 @@ class Unsandboxed:
     def start(self) -> None:
         pass
 
-    async def take(self, storage_mb: int, code_dir: str) -> Slot:
+    async def take(self, storage_mb: int, code_dir: str | None) -> Slot:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
@@ -345,8 +401,18 @@ class Unsandboxed:
     def release(self, slot: Slot) -> None:
         shutil.rmtree(slot.tmp_dir, ignore_errors=True)
 
+    async def attach_code(self, slot: Slot, code_dir: str) -> None:
+        raise RuntimeError("unsandboxed environments are never started ahead of their function")
+
+    def launch_config(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, env_id: str) -> dict[str, Any]:
+        raise RuntimeError("unsandboxed environments are never started ahead of their function")
+
+    @staticmethod
+    def ready_runtime(runtime: str) -> bool:
+        return False
+
     def launch_plan(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, groups: EnvironmentGroups,
-                    env_id: str) -> LaunchPlan:
+                    env_id: str, ready: bool = False) -> LaunchPlan:
         runtime_dir = runtime_dir_for(spec, self._runtimes_dir)
         layout = Layout(spec.code_dir, runtime_dir or spec.code_dir, slot.tmp_dir)
         env = lambda_environment(spec, runtime, slot.api_address, layout, env_id)

@@ -19,6 +19,8 @@ from invocations.engine.types import FunctionSpec, RuntimeInfo
 
 TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
+LAUNCHER_DIR = "/var/rapid"  # a ready environment's launcher (runtimes/python/launcher.py)
+LAMBDA_DIR = "/var/lambda"  # a ready environment's view of its slot: task/ appears there when claimed
 
 # Reserved variables a function cannot override (Lambda rejects them in Environment).
 RESERVED = {"_HANDLER", "AWS_REGION", "AWS_EXECUTION_ENV", "AWS_LAMBDA_FUNCTION_NAME",
@@ -121,11 +123,14 @@ def runtime_argv(spec: FunctionSpec, runtime: RuntimeInfo, layout: Layout) -> li
     return [f"{layout.task_root}/bootstrap"]
 
 
-def prologue(groups: EnvironmentGroups, spec: FunctionSpec, *, address_space: str, seccomp: str | None) -> list[str]:
+def prologue(groups: EnvironmentGroups, spec: FunctionSpec, *, address_space: str, seccomp: str | None,
+             limit_files: bool = True) -> list[str]:
     """The shell prologue's argv; the launcher and the runtime's command follow it. A single file
-    may fill all of /tmp (RLIMIT_FSIZE = EphemeralStorage), as on Lambda."""
-    return ["/bin/sh", "-c", PROLOGUE, "sh", *groups.procs_files(), "--", str(NOFILE),
-            str(spec.ephemeral_storage_mb * MB // 512), address_space, seccomp or "-"]
+    may fill all of /tmp (RLIMIT_FSIZE = EphemeralStorage), as on Lambda. Without ``limit_files``
+    the limits are the launcher's to set (gVisor's Sentry needs huge files of its own)."""
+    file_size = str(spec.ephemeral_storage_mb * MB // 512) if limit_files else "unlimited"
+    return ["/bin/sh", "-c", PROLOGUE, "sh", *groups.procs_files(), "--", str(NOFILE), file_size, address_space,
+            seccomp or "-"]
 
 
 def address_space_limit(spec: FunctionSpec, groups: EnvironmentGroups) -> str:
@@ -134,3 +139,15 @@ def address_space_limit(spec: FunctionSpec, groups: EnvironmentGroups) -> str:
     if groups.memory is None and spec.runtime in PYTHON_RUNTIMES:
         return str((spec.memory_mb + 128) * 1024)
     return "unlimited"
+
+
+def launcher_argv(runtime: RuntimeInfo) -> list[str]:
+    """A ready environment's command: the launcher, which imports the runtime client and waits."""
+    return [runtime.executable, "-S", f"{LAUNCHER_DIR}/launcher.py"]
+
+
+def launcher_environment(runtime: RuntimeInfo, api_address: str) -> dict[str, str]:
+    """What the launcher starts with; the function's variables replace it at claim."""
+    interpreter_bin = os.path.dirname(runtime.executable)
+    return {"AWS_LAMBDA_RUNTIME_API": api_address, "PYTHONPATH": RUNTIME_DIR, "LANG": "en_US.UTF-8", "TZ": ":UTC",
+            "PATH": f"/usr/local/bin:/usr/bin/:/bin:{interpreter_bin}"}

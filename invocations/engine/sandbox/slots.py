@@ -45,7 +45,8 @@ class Slot:
     api_address: str  # what AWS_LAMBDA_RUNTIME_API says
     tmp_dir: str  # mounted at /tmp (a staging path when sandboxed, a host directory when not)
     netns: int | None = None
-    code_dir: str = ""  # the function's code, bound into the staging area (sandboxed only)
+    lambda_dir: str = ""  # staging directory shown at /var/lambda; the code is bound at its task/
+    code_dir: str = ""  # the function's code once attached (lambda_dir/task)
     image: str | None = None
     relays: dict[Listener, socket.socket] = field(default_factory=dict)  # listening, not yet served
     servers: dict[Listener, asyncio.AbstractServer] = field(default_factory=dict)  # served (on the loop)
@@ -59,11 +60,13 @@ class SlotFactory:
 
     work_dir: str  # host directory for the /tmp images
     staging_tmp: str  # staging directory under which each slot's /tmp is mounted
-    staging_task: str  # staging directory under which each slot's code is bound
+    staging_lambda: str  # staging directory (a shared mount) under which each slot's code is bound
+    staging_scratch: str  # a private staging directory, where a bind is made read-only before it is moved
     host_uid: int
     policy: EgressPolicy
     internal: Internal
     nsenter: str
+    unshare: str
     nft: str | None  # None: no rules (egress off: the namespace has nothing but its loopback)
     slirp4netns: str | None
     _templates: dict[int, str] = field(default_factory=dict)
@@ -86,6 +89,8 @@ class SlotFactory:
             if self.policy.needs_network:
                 self._start_egress(slot)
             self._mount_tmp(slot)
+            slot.lambda_dir = os.path.join(self.staging_lambda, name)
+            os.mkdir(slot.lambda_dir, 0o755)
             return slot
         except BaseException:
             if slot is not None:
@@ -95,13 +100,26 @@ class SlotFactory:
                 os.close(netns)
             raise
 
-    def attach_code(self, slot: Slot, code_dir: str) -> None:
-        """Bind the function's code where bwrap, running as the sandbox user, can reach it (the
-        code itself may sit under a directory only root may enter, like a private DATA_DIR)."""
-        target = os.path.join(self.staging_task, slot.name)
-        os.mkdir(target, 0o755)
+    def attach_code(self, slot: Slot, code_dir: str, in_subdirectory: bool) -> None:
+        """Bind the function's code where the sandbox's builder (bwrap as the sandbox user, runsc)
+        can reach it — the code itself may sit under a directory only root may enter, like a private
+        DATA_DIR — and where a sandbox already running sees it appear (a ready environment): on the
+        slot's directory itself (bwrap shows that directory at /var/task, and the mount propagates
+        onto it), or on task/ inside it (gVisor's Gofer holds the directory it serves open, so only
+        what appears below it is seen)."""
+        target = os.path.join(slot.lambda_dir, "task") if in_subdirectory else slot.lambda_dir
+        if in_subdirectory:
+            os.mkdir(target, 0o755)
         slot.code_dir = target
-        linux.bind_read_only(code_dir, target)
+        # Made read-only in a private place, then moved: a bind propagates as it is made, and the
+        # remount that makes it read-only would not follow it into a running sandbox.
+        scratch = os.path.join(self.staging_scratch, slot.name)
+        os.mkdir(scratch, 0o755)
+        try:
+            linux.bind_read_only(code_dir, scratch)
+            linux.mount(scratch, target, None, linux.MS_MOVE)
+        finally:
+            os.rmdir(scratch)
 
     def bind_relays(self, slot: Slot, listeners: Iterable[Listener]) -> dict[Listener, socket.socket]:
         if slot.netns is None:
@@ -122,10 +140,12 @@ class SlotFactory:
         for sock in slot.relays.values():
             sock.close()
         slot.relays.clear()
-        for mount_point in (slot.code_dir, slot.tmp_dir):
+        if slot.code_dir and slot.code_dir != slot.lambda_dir:
+            _unmount(slot.code_dir)
+        for mount_point in (slot.tmp_dir, slot.lambda_dir):
             if mount_point:
                 _unmount(mount_point)
-        slot.code_dir = slot.tmp_dir = ""
+        slot.code_dir = slot.tmp_dir = slot.lambda_dir = ""
         if slot.image is not None:
             try:
                 os.unlink(slot.image)
@@ -142,8 +162,12 @@ class SlotFactory:
         ready_read, ready_write = os.pipe()
         exit_read, exit_write = os.pipe()
         try:
+            # In a mount namespace of its own with private propagation: slirp4netns's own sandbox makes
+            # only "/" private before it unmounts the old root, and that unmount would otherwise reach
+            # the staging area's shared mounts — the code of running environments.
             slot.egress = subprocess.Popen(
-                [self.slirp4netns, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox",
+                [self.unshare, "--mount", "--propagation", "private", "--",
+                 self.slirp4netns, "--configure", "--mtu=65520", "--disable-host-loopback", "--enable-sandbox",
                  "--enable-seccomp", f"--ready-fd={ready_write}", f"--exit-fd={exit_read}",
                  "--netns-type=path", f"/proc/self/fd/{slot.netns}", "tap0"],
                 pass_fds=(slot.netns, ready_write, exit_read), stdin=subprocess.DEVNULL,

@@ -94,7 +94,12 @@ class Staging:
                     f.write(data)
                 os.chmod(target, 0o644)
             os.makedirs(self.path("tmp"), mode=0o755)  # mount points of the environments' /tmp
-            os.makedirs(self.path("task"), mode=0o755)  # and of their code
+            os.makedirs(self.path("scratch"), mode=0o700)
+            # Each environment's code is bound under lambda/<slot>/task. A shared mount: a bind made
+            # there after a sandbox started still reaches it (a ready environment gets its code so).
+            os.makedirs(self.path("lambda"), mode=0o755)
+            linux.mount("lambda-code", self.path("lambda"), "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "mode=0755,size=1m")
+            linux.mount(None, self.path("lambda"), None, linux.MS_SHARED)
             made.append(linux.own_namespace("mnt"))
         except BaseException as error:  # handed to start(), which raises it on the caller's thread
             made.append(error)

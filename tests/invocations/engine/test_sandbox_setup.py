@@ -26,7 +26,7 @@ def test_without_root_the_pool_refuses_and_says_why(make_pool, function, monkeyp
 
 
 @pytest.mark.parametrize(("options", "reason"), [
-    ({"sandbox": "docker"}, "LAMBDA_SANDBOX must be one of bwrap, off"),
+    ({"sandbox": "docker"}, "LAMBDA_SANDBOX must be one of bwrap, gvisor, off"),
     ({"egress": "not a host"}, "LAMBDA_EGRESS: 'not a host'"),
     ({"sandbox_uid": 0}, "unprivileged uid"),
 ])
