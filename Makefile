@@ -39,7 +39,8 @@ $(STAMP): pyproject.toml | $(PY)
 
 # The function sandbox (invocations/engine/sandbox/): bubblewrap, slirp4netns (egress), nftables
 # (egress rules, libnftables), libseccomp2 (the seccomp filter), e2fsprogs (/tmp file systems),
-# util-linux (nsenter). Without them a node refuses to run functions and says why.
+# util-linux (nsenter), and runsc (gVisor) when LAMBDA_SANDBOX=gvisor. Without them a node refuses
+# to run functions and says why.
 
 system-packages:
 	@missing=""; \
@@ -49,6 +50,7 @@ system-packages:
 	ldconfig -p 2>/dev/null | grep -q 'libseccomp\.so\.2' || [ -e /usr/lib/x86_64-linux-gnu/libseccomp.so.2 ] || missing="$$missing libseccomp2"; \
 	command -v mkfs.ext4 >/dev/null || [ -x /usr/sbin/mkfs.ext4 ] || [ -x /sbin/mkfs.ext4 ] || missing="$$missing e2fsprogs"; \
 	command -v nsenter >/dev/null || missing="$$missing util-linux"; \
+	if [ "$${LAMBDA_SANDBOX:-}" = gvisor ]; then command -v runsc >/dev/null || missing="$$missing runsc"; fi; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing$$missing"; \
@@ -60,11 +62,12 @@ system-packages:
 	  fi; \
 	fi
 
-# What only the tests need: Chromium (browser tier), RabbitMQ (its event source) and Redis (the
-# Redis broker transport). Installed when running as root; otherwise those tests fail and say which
-# package is missing.
+# What only the tests need: Chromium (browser tier), RabbitMQ (its event source), Redis (the
+# Redis broker transport) and runsc (the sandbox's attack tests run under gVisor too). Installed when
+# running as root; otherwise those tests fail and say which package is missing.
 test-packages:
 	@missing=""; \
+	command -v runsc >/dev/null || missing="$$missing runsc"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null || missing="$$missing rabbitmq-server"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \

@@ -726,7 +726,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 round, 100 warm, 2 s throughput, 3 cold")
     parser.add_argument("--only", choices=["workbench", "peer"], help="measure one side only (development)")
     parser.add_argument("--sandbox", default=os.environ.get("LAMBDA_SANDBOX", "bwrap"),
-                        help="LAMBDA_SANDBOX of our stack: bwrap (default) or off")
+                        help="LAMBDA_SANDBOX of our stack: bwrap (default), gvisor or off")
+    parser.add_argument("--ready", type=int, default=1,
+                        help="LAMBDA_READY_ENVIRONMENTS of our stack (default 1; 0: every cold start starts a process)")
+    parser.add_argument("--cold-gap", type=float, default=1.0,
+                        help="seconds between cold samples, on both systems (default 1: time for a ready environment to be replaced)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw figures as JSON")
     args = parser.parse_args(list(argv) if argv is not None else None)
     if args.quick:
@@ -747,7 +751,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         if args.only != "peer":
             runtimes_dir = os.environ.get("LAMBDA_RUNTIMES_DIR") or str(ROOT / "var" / "runtimes")
             ensure_runtimes(runtimes_dir)
-            base_env = {"LAMBDA_RUNTIMES_DIR": runtimes_dir, "LAMBDA_SANDBOX": args.sandbox}
+            base_env = {"LAMBDA_RUNTIMES_DIR": runtimes_dir, "LAMBDA_SANDBOX": args.sandbox,
+                        "LAMBDA_READY_ENVIRONMENTS": str(args.ready)}
             systems.append(Workbench(work_dir, label="workbench", key="workbench", env=base_env))
             bare = BareRuntime(runtimes_dir)
             on_exit(bare.stop)
@@ -756,7 +761,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             systems.append(Peer(work_dir))
         if database_url and args.only != "peer":
             pg_env = {"LAMBDA_RUNTIMES_DIR": systems[0].env["LAMBDA_RUNTIMES_DIR"], "DATABASE_URL": database_url,  # type: ignore[attr-defined]
-                      "LAMBDA_SANDBOX": args.sandbox}
+                      "LAMBDA_SANDBOX": args.sandbox, "LAMBDA_READY_ENVIRONMENTS": str(args.ready)}
             systems.append(Workbench(work_dir, label="workbench (PostgreSQL)", key="workbench-pg", env=pg_env))
 
         for system in systems:
@@ -787,6 +792,7 @@ def main(argv: Iterable[str] | None = None) -> int:
 
             def cold(s: System) -> None:
                 for _ in range(cold_split[rnd]):
+                    time.sleep(args.cold_gap)
                     if isinstance(s, Peer) and s.out_of_fresh_functions():
                         s.restart()  # untimed; then a warm client and a warm server again
                         clients[s.key] = s.client()

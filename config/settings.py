@@ -199,6 +199,9 @@ LAMBDA_EGRESS = os.environ.get("LAMBDA_EGRESS", "on")
 LAMBDA_SANDBOX_UID = envint("LAMBDA_SANDBOX_UID", 65993)
 # Sandbox slots (network namespace, egress, /tmp file system) kept built ahead of cold starts.
 LAMBDA_SANDBOX_SPARES = envint("LAMBDA_SANDBOX_SPARES", 2)
+# Environments started ahead of their function, per Python runtime in use: the sandbox up and the
+# runtime client imported, waiting; a cold start claims one (invocations/engine/pool.py).
+LAMBDA_READY_ENVIRONMENTS = envint("LAMBDA_READY_ENVIRONMENTS", 1)
 # How often each node ends its environments of deleted or updated functions (services/cleanup.py);
 # the node that made the change ends its own at once.
 LAMBDA_RECONCILE_SECONDS = envfloat("LAMBDA_RECONCILE_SECONDS", 2.0)

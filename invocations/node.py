@@ -83,6 +83,7 @@ def pool_config() -> PoolConfig:
         egress=settings.LAMBDA_EGRESS,
         sandbox_uid=settings.LAMBDA_SANDBOX_UID,
         spare_slots=settings.LAMBDA_SANDBOX_SPARES,
+        ready_environments=settings.LAMBDA_READY_ENVIRONMENTS,
         internal_endpoints=internal_endpoints(),
     )
 
