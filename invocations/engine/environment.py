@@ -163,7 +163,7 @@ class ExecutionEnvironment:
         """Give a ready environment its function: its code, its memory limit, then its launcher's
         answer (the function's environment variables and handler). From here on it is a cold start
         of that function, whose Init Duration counts from now."""
-        if not self.waiting_for_claim or self._launch_waiter is None or self._slot is None:
+        if not self.waiting_for_claim or self._launch_waiter is None or self._launch_waiter.done() or self._slot is None:
             raise RuntimeError(f"environment {self.id} is not ready to be claimed")
         self.waiting_for_claim = False
         if not self._groups.set_memory_limit(spec.memory_mb + self.sandbox.memory_overhead_mb):
@@ -509,10 +509,17 @@ class ExecutionEnvironment:
             return waiter
         self._launch_waiter = waiter
         self.waiting_for_claim = True
+        waiter.add_done_callback(self._launcher_gone)
         if self._init_timer is not None:  # its start-up is done; the function's init is timed at claim
             self._init_timer.cancel()
             self._init_timer = None
         return waiter
+
+    def _launcher_gone(self, waiter: asyncio.Future[bytes]) -> None:
+        """A launcher that hung up before its claim is of no use: end the environment."""
+        if waiter.cancelled() and self.waiting_for_claim:
+            self.waiting_for_claim = False
+            self.kill()
 
     def runtime_disconnected(self) -> None:
         if self._next_waiter is not None and self._next_waiter.done():

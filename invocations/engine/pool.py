@@ -332,6 +332,8 @@ class Pool:
         except Exception:
             logger.exception("claiming ready environment %s failed; starting a new one", environment.id)
             return None
+        if not environment.alive:  # it died while it was given its code
+            return None
         function.environments.add(environment)
         function.cold_starts += 1
         self._ready_claims += 1
