@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
 from django.conf import settings
 
-from invocations.api.errors import (
+from invocations.errors import (
     AccessDeniedException,
     InvalidParameterValueException,
     ResourceNotFoundException,
@@ -84,3 +85,9 @@ def parse_function_name(
 def function_arn(name: str, qualifier: str | None = None) -> str:
     arn = f"arn:aws:lambda:{settings.LAMBDA_REGION}:{settings.LAMBDA_ACCOUNT_ID}:function:{name}"
     return f"{arn}:{qualifier}" if qualifier else arn
+
+
+def aws_timestamp(value: dt.datetime) -> str:
+    """`Timestamp` strings as Lambda writes them: 2020-04-10T19:06:32.563+0000 (UTC, milliseconds)."""
+    utc = value.astimezone(dt.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 from django.db.models import IntegerField, QuerySet
 from django.db.models.functions import Cast
 
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     ResourceNotFoundException,
     ValidationException,

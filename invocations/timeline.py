@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from invocations.api.errors import ResourceNotFoundException
+from invocations.errors import ResourceNotFoundException
 from invocations.arns import function_arn
 from invocations.models import LATEST, Invocation
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from invocations.api.errors import AwsError
+from invocations.errors import AwsError
 from invocations.models import Function, FunctionVersion, Team
 from invocations.selectors import parse_control_function_name
 from invocations.services import code as code_service

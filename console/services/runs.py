@@ -21,7 +21,7 @@ from django.http import Http404
 from console.models import TestRun
 from console.placeholders import resolve
 from invocations import recorder
-from invocations.api.errors import AwsError
+from invocations.errors import AwsError
 from invocations.models import Function, Invocation
 from invocations.services import invoke as invoke_service
 

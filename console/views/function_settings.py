@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from console.access import get_visible_function
 from console.views.common import HtmxHttpRequest, login_required
-from invocations.api.errors import AwsError
+from invocations.errors import AwsError
 from invocations.models import EventInvokeConfig, Function, FunctionUrlConfig
 
 

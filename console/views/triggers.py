@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from console.access import get_visible_function
 from console.views.common import HtmxHttpRequest, login_required, render_page
-from invocations.api.errors import AwsError
+from invocations.errors import AwsError
 from invocations.event_sources import schedules
 from invocations.models import EventSourceMapping, Function, Invocation, Trigger
 from invocations.services import event_source_mappings as esm_service

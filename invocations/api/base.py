@@ -13,7 +13,8 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from invocations.api import sigv4
-from invocations.api.errors import AwsError, InvalidRequestContentException, ServiceException, UnknownOperationException
+from invocations.api.errors import error_response
+from invocations.errors import AwsError, InvalidRequestContentException, ServiceException, UnknownOperationException
 
 logger = logging.getLogger(__name__)
 
@@ -31,11 +32,11 @@ def aws_operation(view: View) -> View:
             request.principal = sigv4.authenticate(request)  # type: ignore[attr-defined]
             response = view(request, **kwargs)
         except AwsError as error:
-            response = error.to_response(request_id)
+            response = error_response(error, request_id)
         except Exception:
             logger.exception("unhandled error in %s", view.__name__)
-            response = ServiceException("An internal error occurred. The request was not processed.").to_response(
-                request_id
+            response = error_response(
+                ServiceException("An internal error occurred. The request was not processed."), request_id
             )
         if "x-amzn-RequestId" not in response:
             response["x-amzn-RequestId"] = request_id
@@ -51,7 +52,7 @@ def methods(**handlers: View) -> View:
     def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         handler = handlers.get(request.method or "")
         if handler is None:
-            return UnknownOperationException(None).to_response(str(uuid.uuid4()))
+            return error_response(UnknownOperationException(None), str(uuid.uuid4()))
         return handler(request, **kwargs)
 
     return dispatch

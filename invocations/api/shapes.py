@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Any
 
 from django.conf import settings
 
-from invocations.arns import function_arn
+from invocations.arns import aws_timestamp, function_arn
 from invocations.models import LATEST, Alias, FunctionVersion
-
-
-def aws_timestamp(value: dt.datetime) -> str:
-    """`Timestamp` strings as Lambda writes them: 2020-04-10T19:06:32.563+0000 (UTC, milliseconds)."""
-    utc = value.astimezone(dt.timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
 
 
 def runtime_version_arn(runtime: str) -> str:

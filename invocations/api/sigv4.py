@@ -25,7 +25,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from invocations.access_keys import decrypt_secret
-from invocations.api.errors import (
+from invocations.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,

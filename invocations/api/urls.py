@@ -96,11 +96,7 @@ urlpatterns = [
     re_path(rf"^_workbench/api/functions/{FN}/invocations/?$", methods(GET=workbench.list_invocations)),
     re_path(r"^_workbench/api/invocations/(?P<request_id>[^/]+)/?$", methods(GET=workbench.get_invocation)),
     re_path(r"^_workbench/api/invocations/(?P<request_id>[^/]+)/replay/?$", methods(POST=workbench.replay)),
-    re_path(
-        rf"^_workbench/api/functions/{FN}/events/?$",
-        methods(GET=workbench.list_events, POST=workbench.create_events),
-    ),
-    re_path(rf"^_workbench/api/functions/{FN}/events/(?P<name>[^/]+)/?$", methods(GET=workbench.get_event)),
+    # Saved test events are the console's: console/api_urls.py.
     # Schedules, webhook and SNS triggers (views/triggers.py): SigV4 API, and public push endpoints
     # authenticated by the token in the URL and a signature.
     re_path(

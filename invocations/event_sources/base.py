@@ -93,7 +93,7 @@ class Source(Protocol):
 
 def invoke_batch(mapping: EventSourceMapping, event: dict[str, Any]) -> BatchResult:
     """Invoke the mapping's function synchronously with one batch; recorded with source "trigger"."""
-    from invocations.api.errors import TooManyRequestsException
+    from invocations.errors import TooManyRequestsException
     from invocations.event_sources import stats
     from invocations.services.invoke import invoke
 

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from invocations.api.errors import AwsError
+from invocations.errors import AwsError
 from invocations.event_sources import schedules, stats
 from invocations.models import Trigger
 

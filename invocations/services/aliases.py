@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     PreconditionFailedException,

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from invocations import destinations, retry_policy
-from invocations.api.errors import InvalidParameterValueException, ResourceNotFoundException, ValidationException
+from invocations.errors import InvalidParameterValueException, ResourceNotFoundException, ValidationException
 from invocations.arns import function_arn, parse_function_name, validation_message
 from invocations.models import LATEST, EventInvokeConfig, Function
 from invocations.selectors import Page, get_function_version, paginate

@@ -35,7 +35,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from invocations import destinations
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
     ResourceInUseException,

@@ -19,14 +19,14 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
     ResourceNotFoundException,
     ValidationException,
     function_not_found,
 )
-from invocations.arns import function_arn, validation_message
+from invocations.arns import aws_timestamp, function_arn, validation_message
 from invocations.models import Alias, Function, FunctionUrlConfig
 from invocations.selectors import get_function, paginate, parse_control_function_name, Page
 from invocations.urls_function.routing import host_form_url, path_form_url, split_host
@@ -148,12 +148,6 @@ def links(config: FunctionUrlConfig, *, request_host: str) -> UrlLinks:
     return UrlLinks(function_url=url, path_url=path_url, curl=curl)
 
 
-def _timestamp(value: Any) -> str:
-    from invocations.api.shapes import aws_timestamp
-
-    return aws_timestamp(value)
-
-
 def render(config: FunctionUrlConfig, *, request_host: str | None, last_modified: bool = True) -> dict[str, Any]:
     """FunctionUrlConfig as Create (without LastModifiedTime), Get, Update and List return it."""
     data: dict[str, Any] = {
@@ -163,9 +157,9 @@ def render(config: FunctionUrlConfig, *, request_host: str | None, last_modified
     }
     if config.cors:
         data["Cors"] = config.cors
-    data["CreationTime"] = _timestamp(config.creation_time)
+    data["CreationTime"] = aws_timestamp(config.creation_time)
     if last_modified:
-        data["LastModifiedTime"] = _timestamp(config.last_modified_time)
+        data["LastModifiedTime"] = aws_timestamp(config.last_modified_time)
     data["InvokeMode"] = config.invoke_mode
     return data
 

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     PreconditionFailedException,

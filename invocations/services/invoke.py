@@ -43,7 +43,7 @@ from django.db import connection
 from django.utils import timezone
 
 from invocations import dispatch, recorder, rows
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     InvalidRuntimeException,

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from invocations.access_keys import decrypt_secret, encrypt_secret
-from invocations.api.errors import (
+from invocations.errors import (
     AwsError,
     InvalidParameterValueException,
     ResourceConflictException,

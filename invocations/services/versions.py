@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from invocations.api.errors import InvalidParameterValueException, PreconditionFailedException, function_not_found
+from invocations.errors import InvalidParameterValueException, PreconditionFailedException, function_not_found
 from invocations.arns import function_arn
 from invocations.models import LATEST, Function, FunctionVersion, new_revision_id
 

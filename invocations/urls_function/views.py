@@ -16,7 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.utils import timezone
 
 from invocations.api import sigv4
-from invocations.api.errors import AwsError
+from invocations.errors import AwsError
 from invocations.models import FunctionUrlConfig, Invocation
 from invocations.services import function_urls
 from invocations.services import invoke as invoke_service

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from invocations.api.base import aws_operation, json_body, json_response
-from invocations.api.errors import ValidationException
+from invocations.errors import ValidationException
 from invocations.arns import validation_message
 from invocations.services import event_source_mappings as service
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from invocations.api.base import aws_operation, empty_response, json_body, json_response
-from invocations.api.errors import ValidationException
+from invocations.errors import ValidationException
 from invocations.api.views.functions import max_items
 from invocations.arns import validation_message
 from invocations.services import function_urls as service

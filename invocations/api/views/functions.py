@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from invocations.api import shapes
 from invocations.api.base import aws_operation, empty_response, json_body, json_response
-from invocations.api.errors import ValidationException
+from invocations.errors import ValidationException
 from invocations.arns import validation_message
 from invocations.models import FunctionVersion
 from invocations.selectors import get_function_version, list_functions as select_functions, parse_control_function_name

@@ -27,7 +27,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from invocations.api.base import aws_operation, json_body, json_response
-from invocations.api.errors import AwsError, InvalidParameterValueException
+from invocations.api.errors import error_response
+from invocations.errors import AwsError, InvalidParameterValueException
 from invocations.event_sources import push
 from invocations.models import Trigger
 from invocations.selectors import get_function, parse_control_function_name
@@ -165,7 +166,7 @@ def webhook(request: HttpRequest, token: str) -> HttpResponse:
     try:
         request_id = service.invoke_and_record(trigger, event)
     except AwsError as error:
-        return error.to_response(reference)
+        return error_response(error, reference)
     response = json_response({"RequestId": request_id}, status=202)
     response["x-amzn-RequestId"] = request_id
     return response
@@ -187,6 +188,6 @@ def sns(request: HttpRequest, token: str) -> HttpResponse:
         stats.record_trigger(trigger, result=f"Refused ({refused.status})", error=refused.message)
         return _refusal(refused.status, refused.message, reference)
     except AwsError as error:
-        return error.to_response(reference)
+        return error_response(error, reference)
     return json_response({"Type": outcome.kind, "RequestId": outcome.request_id}, status=200)
 

@@ -14,25 +14,24 @@ Routes (documented in README.md, "The workbench API"):
 * ``GET  invocations/{request_id}`` — one record, with payload, response and logs.
 * ``POST invocations/{request_id}/replay`` — invoke again with the same function, qualifier and
   payload; body ``{"InvocationType": "RequestResponse"|"Event"}`` (optional).
-* ``GET/POST functions/{name}/events[/{event}]`` — saved test events (console's ``TestEvent``).
+
+Saved test events (``functions/{name}/events``) belong to the console app and are served by
+``console/api.py`` in this same frame.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
-import json
 import uuid
 from datetime import datetime, timezone as dt_timezone
 from typing import Any
 
 from django import forms
-from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 
 from invocations.api.base import aws_operation, json_body, json_response
-from invocations.api.errors import InvalidParameterValueException, ResourceNotFoundException
+from invocations.errors import InvalidParameterValueException, ResourceNotFoundException
 from invocations.models import Invocation
 from invocations.recorder import BINARY_PREFIX
 from invocations.selectors import get_function, parse_control_function_name
@@ -176,85 +175,3 @@ def replay(request: HttpRequest, request_id: str) -> HttpResponse:
         "Payload": base64.b64encode(outcome.payload).decode("ascii"),
         "LogResult": outcome.log_result,
     })
-
-
-# --- saved test events (console.TestEvent) ---------------------------------------------------------
-#
-# Saved events belong to the console app, and invocations does not import console at module level
-# (ARCHITECTURE.md): its event services are imported when a request needs them, so these routes
-# answer 404 on a deployment without the console app. Creating and overwriting go through the
-# console's own services, so names are checked and shared events keep their versions.
-
-
-def _event_services() -> Any:
-    try:
-        return importlib.import_module("console.services.events")
-    except ImportError:
-        raise ResourceNotFoundException("Saved test events are not available on this server.") from None
-
-
-def _user(request: HttpRequest) -> Any:
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.get(pk=request.principal.user_id)  # type: ignore[attr-defined]
-
-
-def _event_json(event: Any) -> dict[str, Any]:
-    try:
-        body = json.loads(event.body)
-    except ValueError:
-        body = event.body  # kept as written (the console accepts placeholders)
-    return {"Name": event.name, "Scope": event.scope, "Body": body, "Owner": getattr(event.owner, "username", None)}
-
-
-def _visible(request: HttpRequest, function_name: str) -> tuple[Any, Any, Any]:
-    services = _event_services()
-    function = get_function(parse_control_function_name(function_name).name)
-    user = _user(request)
-    return services, user, services.visible_events(function=function, user=user).select_related("owner", "function")
-
-
-@aws_operation
-def list_events(request: HttpRequest, function_name: str) -> HttpResponse:
-    _, _, events = _visible(request, function_name)
-    return json_response({"Events": [_event_json(e) for e in events.order_by("name", "scope")]})
-
-
-@aws_operation
-def get_event(request: HttpRequest, function_name: str, name: str) -> HttpResponse:
-    _, _, events = _visible(request, function_name)
-    # The caller's private event wins over a shared one of the same name.
-    found = sorted(events.filter(name=name), key=lambda e: e.scope != "private")
-    if not found:
-        raise ResourceNotFoundException(f"Test event not found: {name}")
-    return json_response(_event_json(found[0]))
-
-
-@aws_operation
-def create_events(request: HttpRequest, function_name: str) -> HttpResponse:
-    """Import: ``{"Events": [{"Name", "Body", "Scope"?}], "Overwrite": bool}`` (all or nothing)."""
-    services, user, events = _visible(request, function_name)
-    body = json_body(request)
-    items = body.get("Events")
-    if not isinstance(items, list) or not items:
-        raise InvalidParameterValueException("Events must be a non-empty list.")
-    saved = []
-    try:
-        with transaction.atomic():
-            for item in items:
-                if not isinstance(item, dict) or not isinstance(item.get("Name"), str) or "Body" not in item:
-                    raise InvalidParameterValueException("Each event needs a Name and a Body.")
-                scope = item.get("Scope") or "private"
-                text = item["Body"] if isinstance(item["Body"], str) else json.dumps(item["Body"], indent=2)
-                existing = events.filter(name=item["Name"], scope=scope)
-                existing = existing.filter(owner=user) if scope == "private" else existing
-                current = existing.first()
-                if current is not None and body.get("Overwrite"):
-                    saved.append(services.update_event(event=current, user=user, body=text))
-                else:
-                    function = get_function(parse_control_function_name(function_name).name)
-                    saved.append(services.create_event(function=function, user=user, name=item["Name"],
-                                                       scope=scope, body=text))
-    except services.EventError as error:
-        raise InvalidParameterValueException(f"{error.field}: {error.message}") from None
-    return json_response({"Events": [_event_json(e) for e in saved]}, status=201)

@@ -11,7 +11,7 @@ from django.test import RequestFactory
 
 from invocations.access_keys import create_access_key, revoke_access_key
 from invocations.api import sigv4
-from invocations.api.errors import (
+from invocations.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,

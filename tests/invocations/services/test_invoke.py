@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from invocations import recorder
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     RequestEntityTooLargeException,
