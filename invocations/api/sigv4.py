@@ -4,11 +4,17 @@ The signature is recomputed from the request exactly as received — raw (still 
 path, raw query string, the headers the client says it signed, the body bytes — and compared in
 constant time. botocore builds the canonical request, so whatever botocore signs, we check the
 same way.
+
+The payload hash is always ours: botocore's signer takes a signed ``x-amz-content-sha256`` header
+at its word (that is how S3 streams), so a request signed for one body could carry another. A
+client may send that header (spec §11), but it must be the SHA-256 of the body received; anything
+else — ``UNSIGNED-PAYLOAD`` included — is a signature mismatch (403).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import logging
 import re
@@ -172,6 +178,9 @@ def authenticate(request: HttpRequest, body: bytes | None = None) -> Principal:
     signer = SigV4Auth(Credentials(access_key_id, cached.secret), SERVICE, region)
     query = request.META.get("QUERY_STRING", "")
     data = request.body if body is None else body
+    claimed = headers.get("x-amz-content-sha256")
+    if claimed is not None and not hmac.compare_digest(claimed.lower(), hashlib.sha256(data).hexdigest()):
+        raise InvalidSignatureException(_SIGNATURE_MISMATCH)
     for path in _raw_paths(request):
         aws_request = AWSRequest(
             method=request.method,
