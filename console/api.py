@@ -15,21 +15,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from console.models import TestEvent
 from console.services import events as services
-from invocations.api.base import aws_operation, json_body, json_response
+from invocations.access import Caller, find_function
+from invocations.api.base import aws_operation, caller, json_body, json_response
 from invocations.errors import InvalidParameterValueException, ResourceNotFoundException
 from invocations.models import Function
-from invocations.selectors import get_function, parse_control_function_name
-
-
-def _user(request: HttpRequest) -> Any:
-    return get_user_model().objects.get(pk=request.principal.user_id)  # type: ignore[attr-defined]
+from invocations.selectors import parse_control_function_name
 
 
 def _event_json(event: TestEvent) -> dict[str, Any]:
@@ -40,10 +36,10 @@ def _event_json(event: TestEvent) -> dict[str, Any]:
     return {"Name": event.name, "Scope": event.scope, "Body": body, "Owner": getattr(event.owner, "username", None)}
 
 
-def _visible(request: HttpRequest, function_name: str) -> tuple[Function, Any, QuerySet[TestEvent]]:
-    function = get_function(parse_control_function_name(function_name).name)
-    user = _user(request)
-    return function, user, services.visible_events(function=function, user=user).select_related("owner", "function")
+def _visible(request: HttpRequest, function_name: str) -> tuple[Function, Caller, QuerySet[TestEvent]]:
+    who = caller(request)
+    function = find_function(who, parse_control_function_name(function_name), "lambda:GetTestEvent", qualified=False)
+    return function, who, services.visible_events(caller=who, function=function).select_related("owner", "function")
 
 
 @aws_operation
@@ -65,7 +61,7 @@ def get_event(request: HttpRequest, function_name: str, name: str) -> HttpRespon
 @aws_operation
 def create_events(request: HttpRequest, function_name: str) -> HttpResponse:
     """Import: ``{"Events": [{"Name", "Body", "Scope"?}], "Overwrite": bool}`` (all or nothing)."""
-    function, user, events = _visible(request, function_name)
+    function, who, events = _visible(request, function_name)
     body = json_body(request)
     items = body.get("Events")
     if not isinstance(items, list) or not items:
@@ -79,12 +75,12 @@ def create_events(request: HttpRequest, function_name: str) -> HttpResponse:
                 scope = item.get("Scope") or "private"
                 text = item["Body"] if isinstance(item["Body"], str) else json.dumps(item["Body"], indent=2)
                 existing = events.filter(name=item["Name"], scope=scope)
-                existing = existing.filter(owner=user) if scope == "private" else existing
+                existing = existing.filter(owner_id=who.user_id) if scope == "private" else existing
                 current = existing.first()
                 if current is not None and body.get("Overwrite"):
-                    saved.append(services.update_event(event=current, user=user, body=text))
+                    saved.append(services.update_event(caller=who, event=current, body=text))
                 else:
-                    saved.append(services.create_event(function=function, user=user, name=item["Name"],
+                    saved.append(services.create_event(caller=who, function=function, name=item["Name"],
                                                        scope=scope, body=text))
     except services.EventError as error:
         raise InvalidParameterValueException(f"{error.field}: {error.message}") from None

@@ -51,6 +51,10 @@ class ResourceInUseException(AwsError):
     message_key = "Message"
 
 
+class PolicyLengthExceededException(AwsError):
+    code = "PolicyLengthExceededException"
+
+
 class IncompleteSignatureException(AwsError):
     code = "IncompleteSignatureException"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
-from invocations.arns import aws_timestamp, function_arn
+from invocations.arns import arn_of, aws_timestamp
 from invocations.models import LATEST, Alias, FunctionVersion
 
 
@@ -43,7 +43,7 @@ def function_configuration(version: FunctionVersion, *, arn_qualifier: str | Non
         arn_qualifier = version.version
     config: dict[str, Any] = {
         "FunctionName": name,
-        "FunctionArn": function_arn(name, arn_qualifier),
+        "FunctionArn": arn_of(version.function, arn_qualifier),
         "Runtime": version.runtime,
         "Role": version.role,
         "Handler": version.handler,
@@ -80,7 +80,7 @@ def function_configuration(version: FunctionVersion, *, arn_qualifier: str | Non
 
 def alias_configuration(alias: Alias) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "AliasArn": function_arn(alias.function.name, alias.name),
+        "AliasArn": arn_of(alias.function, alias.name),
         "Name": alias.name,
         "FunctionVersion": alias.function_version,
         "Description": alias.description,

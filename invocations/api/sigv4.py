@@ -37,7 +37,8 @@ from invocations.errors import (
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
-from invocations.models import AccessKey
+from invocations.access import Caller, user_caller
+from invocations.models import AccessKey, Membership
 
 logger = logging.getLogger(__name__)
 
@@ -58,16 +59,11 @@ _SIGNATURE_MISMATCH = (
 )
 
 
-@dataclass(frozen=True)
-class Principal:
-    access_key_id: str
-    user_id: int
-
-
 @dataclass
 class _CachedKey:
     key: AccessKey | None
     secret: str | None
+    caller: Caller | None
     fetched_at: float
 
 
@@ -84,8 +80,24 @@ def _lookup(access_key_id: str) -> _CachedKey:
     cached = _key_cache.get(access_key_id)
     if cached is not None and now - cached.fetched_at < _KEY_CACHE_SECONDS:
         return cached
-    key = AccessKey.objects.filter(access_key_id=access_key_id, is_active=True, user__is_active=True).first()
-    entry = _CachedKey(key=key, secret=_decrypt(key.secret_encrypted) if key else None, fetched_at=now)
+    key = (
+        AccessKey.objects.select_related("user", "team")
+        .filter(access_key_id=access_key_id, is_active=True, user__is_active=True).first()
+    )  # fmt: skip
+    # A key acts for its user in its team with their role there; a user no longer in the team has
+    # no role there, and their key is refused like a deleted IAM user's.
+    role = (
+        Membership.objects.filter(team_id=key.team_id, user_id=key.user_id).values_list("role", flat=True).first()
+        if key else None
+    )  # fmt: skip
+    if key is not None and role is None and not key.user.is_superuser:
+        key = None
+    caller = (
+        user_caller(user=key.user, team=key.team, via="api", access_key_id=access_key_id, role=role or "")
+        if key else None
+    )  # fmt: skip
+    entry = _CachedKey(key=key, secret=_decrypt(key.secret_encrypted) if key else None, caller=caller,
+                       fetched_at=now)  # fmt: skip
     if len(_key_cache) > 10000:
         _key_cache.clear()
     _key_cache[access_key_id] = entry
@@ -141,7 +153,7 @@ def _check_time(amz_date: str, scope_date: str) -> None:
         )
 
 
-def authenticate(request: HttpRequest, body: bytes | None = None) -> Principal:
+def authenticate(request: HttpRequest, body: bytes | None = None) -> Caller:
     """Verify the request's SigV4 signature; return who signed it or raise an AWS auth error."""
     authorization = request.META.get("HTTP_AUTHORIZATION")
     if not authorization:
@@ -157,7 +169,7 @@ def authenticate(request: HttpRequest, body: bytes | None = None) -> Principal:
         raise IncompleteSignatureException(f"Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{match.group('credential')}'")
     access_key_id, scope_date, region, service, _ = parts
     cached = _lookup(access_key_id)
-    if cached.key is None or cached.secret is None:
+    if cached.key is None or cached.secret is None or cached.caller is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
     if service != SERVICE:
         raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
@@ -193,7 +205,7 @@ def authenticate(request: HttpRequest, body: bytes | None = None) -> Principal:
         expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
         if hmac.compare_digest(expected, match.group("signature")):
             _touch(cached.key)
-            return Principal(access_key_id=access_key_id, user_id=cached.key.user_id)
+            return cached.caller
     raise InvalidSignatureException(_SIGNATURE_MISMATCH)
 
 

@@ -151,7 +151,7 @@ def test_the_invocation_record_has_awss_shape(settings: Any) -> None:
 
 def test_a_success_record_has_no_function_error(settings: Any) -> None:
     fn = function(settings)
-    Function.objects.create(name="next")
+    Function.objects.create(name="next", team=fn.team)
     configure(fn, on_success_destination=f"{ARN}:next")
     invocation = event(fn)
     run_until_final(invocation)

@@ -68,13 +68,14 @@ def signed_request(
 
 
 @pytest.fixture
-def key(owner: Any) -> Any:
-    return create_access_key(user=owner)
+def key(owner: Any, team: Any) -> Any:
+    return create_access_key(user=owner, team=team)
 
 
 def test_it_accepts_a_botocore_signature_over_a_percent_encoded_arn_path(key: Any, owner: Any) -> None:
-    principal = sigv4.authenticate(signed_request(key.access_key_id, key.secret_access_key))
-    assert principal.user_id == owner.pk
+    caller = sigv4.authenticate(signed_request(key.access_key_id, key.secret_access_key))
+    assert caller.user_id == owner.pk
+    assert caller.principal.arn == "arn:aws:iam::111111111111:user/alice" and caller.principal.role == "admin"
 
 
 def test_it_accepts_a_signed_query_string(key: Any) -> None:

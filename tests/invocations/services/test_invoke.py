@@ -25,8 +25,10 @@ from invocations.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from invocations.models import Alias, Function, FunctionVersion, Invocation
+from invocations.models import Alias, Function, FunctionVersion, Invocation, Team
+from invocations.access import account_caller
 from invocations.services import invoke as invoke_service
+from invocations.services.teams import default_team
 from tests.conftest import ECHO_PY, zip_bytes
 
 
@@ -44,8 +46,11 @@ def make_function(
     runtime: str = "python3.11",
     versions: tuple[str, ...] = ("$LATEST",),
     code_dir: Path,
+    team: Team | None = None,
     **fields: Any,
 ) -> Function:
+    """A function with real code on disk — in ``team``, else in the cast's team "core" when the test
+    has it (the boto3 client of the API tests acts there), else in the default team."""
     """A function with the given versions (same code), its code unpacked under ``code_dir``."""
     data = zip_bytes(files or {"app.py": ECHO_PY})
     digest = hashlib.sha256(data).hexdigest()
@@ -55,7 +60,8 @@ def make_function(
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             archive.extractall(target)
     reserved = fields.pop("reserved_concurrency", None)
-    function = Function.objects.create(name=name, reserved_concurrency=reserved)
+    team = team or Team.objects.filter(name="core").first() or default_team()
+    function = Function.objects.create(name=name, reserved_concurrency=reserved, team=team)
     for version in versions:
         FunctionVersion.objects.create(
             function=function,
@@ -80,7 +86,7 @@ def call(**overrides: Any) -> invoke_service.InvokeOutcome:
         "log_type": None,
         "client_context": None,
         "source": "api",
-        "caller_id": None,
+        "caller": account_caller(default_team()),
         "request_id": "11111111-2222-3333-4444-555555555555",
     }
     arguments.update(overrides)
