@@ -28,14 +28,21 @@ def user_teams(user: Any) -> QuerySet[Team]:
     return teams.order_by("name")
 
 
+def switcher_teams(request: HttpRequest) -> list[Team]:
+    """``user_teams``, read once per request (the switcher shows them, ``current_team`` picks one)."""
+    if "_console_teams" not in request.__dict__:
+        request.__dict__["_console_teams"] = list(user_teams(request.user))
+    teams: list[Team] = request.__dict__["_console_teams"]
+    return teams
+
+
 def current_team(request: HttpRequest) -> Team | None:
-    teams = user_teams(request.user)
+    """The team chosen in the switcher (the user's first one until they choose)."""
+    teams = switcher_teams(request)
     chosen = request.session.get(SESSION_TEAM)
-    team = teams.filter(pk=chosen).first() if chosen else None
-    if team is None:
-        team = teams.first()
-        if team is not None:
-            request.session[SESSION_TEAM] = team.pk
+    team = next((t for t in teams if t.pk == chosen), teams[0] if teams else None)
+    if team is not None and team.pk != chosen:
+        request.session[SESSION_TEAM] = team.pk
     return team
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from console.access import console_caller, current_team, user_teams
+from console.access import console_caller, current_team, switcher_teams
 
 
 def team(request: HttpRequest) -> dict[str, Any]:
@@ -14,7 +14,7 @@ def team(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     return {
-        "console_teams": list(user_teams(user)),
+        "console_teams": switcher_teams(request),
         "console_team": current_team(request),
         "console_role": console_caller(request).principal.role,
     }

@@ -262,10 +262,11 @@ def resolve(
     """
     own = ref.account in (None, caller.account_id)
     account = caller.account_id if own else str(ref.account)
-    team_id = caller.team_id if own else getattr(team_of_account(account), "pk", None)
+    team_id = caller.team_id if own and caller.team_id is not None else getattr(team_of_account(account), "pk", None)
     found = _lookup(team_id, ref.name, ref.qualifier) if team_id is not None else None
     decision = policy.decide(principal=caller.principal, action=action, resource_account=account, context=context)
-    if not decision.allowed:
+    # A service acts for a trigger of the function's own team: what is missing may be said.
+    if not decision.allowed and not (found is None and caller.principal.kind == "service"):
         check(caller, action, resource_account=account, resource=function_arn(ref.name, ref.qualifier, account=account),
               statements=statements(found.function.pk, ref.qualifier) if found else (), context=context)  # fmt: skip
     if found is None:

@@ -80,9 +80,11 @@ def test_outsider_cannot_open_an_invocation_of_another_team(client: Client, outs
 
 def test_superuser_sees_the_functions_of_any_team_they_switch_to(client: Client, django_user_model: Any) -> None:
     admin = django_user_model.objects.create_superuser("root", password="pw")
-    fn = Function.objects.create(name="api-made", team=Team.objects.create(name="t", account_id="333333333333"))
+    elsewhere = Team.objects.create(name="t", account_id="333333333333")
+    fn = Function.objects.create(name="api-made", team=elsewhere)
     FunctionVersion.objects.create(function=fn, version="$LATEST", runtime="python3.11", handler="a.b", role="r", code_sha256="x", code_digest="x")
     client.force_login(admin)
+    assert client.post("/team/switch/", {"team": elsewhere.pk}).status_code == 302
     assert b"api-made" in client.get("/").content
 
 

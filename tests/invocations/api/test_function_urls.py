@@ -56,7 +56,7 @@ def test_links_for_the_console(fn: str, owner_caller: Any) -> None:
     assert links.function_url == f"http://{config.url_id}.lambda-url.us-east-1.localhost:8000/"
     assert links.path_url == f"http://[::1]:8000/lambda-url/{config.url_id}/"
     assert links.curl.startswith("curl --aws-sigv4 'aws:amz:us-east-1:lambda'") and links.function_url in links.curl
-    public = function_urls.update_function_url_config(function_name=fn, qualifier=None, auth_type="NONE")
+    public = function_urls.update_function_url_config(caller=owner_caller, function_name=fn, qualifier=None, auth_type="NONE")
     assert function_urls.links(public, request_host="127.0.0.1:8000").curl == f"curl {links.function_url}"
 
 

@@ -26,7 +26,11 @@ from invocations.errors import (
     ValidationException,
 )
 from invocations.models import Alias, Function, FunctionVersion, Invocation, Team
-from invocations.access import account_caller
+from django.conf import settings
+
+from invocations.access import Caller, account_caller
+from invocations.policy import Principal
+from invocations.arns import FunctionRef
 from invocations.services import invoke as invoke_service
 from invocations.services.teams import default_team
 from tests.conftest import ECHO_PY, zip_bytes
@@ -86,7 +90,8 @@ def call(**overrides: Any) -> invoke_service.InvokeOutcome:
         "log_type": None,
         "client_context": None,
         "source": "api",
-        "caller": account_caller(default_team()),
+        # The platform acting for the default account (no query until the function is looked up).
+        "caller": Caller(principal=Principal(kind="account", account_id=settings.LAMBDA_ACCOUNT_ID)),
         "request_id": "11111111-2222-3333-4444-555555555555",
     }
     arguments.update(overrides)
@@ -172,11 +177,16 @@ def test_log_tail_is_the_last_4_kb() -> None:
 # --- resolution -----------------------------------------------------------------------------------
 
 
+def platform() -> Any:
+    return account_caller(default_team())
+
+
 @pytest.mark.django_db
 def test_it_resolves_a_version_with_one_query(code_dir: Path, django_assert_num_queries: Any) -> None:
     make_function(versions=("$LATEST", "1"), code_dir=code_dir)
-    with django_assert_num_queries(1):
-        version = invoke_service.resolve("echo", "1")
+    caller = platform()
+    with django_assert_num_queries(1):  # the caller's own account: its role decides without a query
+        version = invoke_service.resolve(caller, FunctionRef("echo", "1"))
         assert version.function.name == "echo"
     assert version.version == "1"
 
@@ -185,8 +195,9 @@ def test_it_resolves_a_version_with_one_query(code_dir: Path, django_assert_num_
 def test_it_resolves_an_alias_with_two_queries(code_dir: Path, django_assert_num_queries: Any) -> None:
     function = make_function(versions=("$LATEST", "1"), code_dir=code_dir)
     Alias.objects.create(function=function, name="live", function_version="1")
+    caller = platform()
     with django_assert_num_queries(2):
-        version = invoke_service.resolve("echo", "live")
+        version = invoke_service.resolve(caller, FunctionRef("echo", "live"))
         assert version.function.reserved_concurrency is None
     assert version.version == "1"
 
@@ -198,7 +209,7 @@ def test_it_resolves_an_alias_with_two_queries(code_dir: Path, django_assert_num
 def test_it_names_the_missing_function(code_dir: Path, qualifier: str | None, arn_suffix: str) -> None:
     make_function("other", code_dir=code_dir)
     with pytest.raises(ResourceNotFoundException) as caught:
-        invoke_service.resolve("echo", qualifier)
+        invoke_service.resolve(platform(), FunctionRef("echo", qualifier))
     assert caught.value.message == f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:echo{arn_suffix}"
 
 
@@ -222,7 +233,7 @@ def test_the_spec_carries_the_versions_configuration(code_dir: Path) -> None:
         environment={"A": "1"},
         logging_config={"LogFormat": "JSON", "LogGroup": "/custom"},
     )
-    version = invoke_service.resolve("echo", "3")
+    version = invoke_service.resolve(platform(), FunctionRef("echo", "3"))
     spec = invoke_service.function_spec(version)
     assert spec.function_arn == "arn:aws:lambda:us-east-1:000000000000:function:echo"
     assert (spec.version, spec.memory_mb, spec.timeout_s, spec.environment) == ("3", 256, 7, (("A", "1"),))
