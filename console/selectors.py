@@ -10,7 +10,6 @@ import base64
 import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db.models import Count, F, Func, IntegerField, Q, QuerySet
 from django.utils import timezone

@@ -13,7 +13,6 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from invocations.access import Caller
 from invocations.arns import FunctionRef
