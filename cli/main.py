@@ -287,6 +287,22 @@ def cmd_events(server: Server, args: argparse.Namespace) -> int:
 # --- the parser -----------------------------------------------------------------------------------------
 
 
+# --- the activity log -------------------------------------------------------------------------------------
+
+
+def cmd_activity(server: Server, args: argparse.Namespace) -> int:
+    """The audit log of the caller's team, or of one function: who changed what, newest first."""
+    path = f"functions/{_bare(args.name)}/activity" if args.name else "activity"
+    entries = server.call("GET", path, query={"limit": args.limit})["Activity"]
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    rows = [[e["Time"][:19].replace("T", " "), e["Actor"], e["Via"], e["Action"], e["FunctionName"] or "-",
+             json.dumps(e["Changes"], separators=(",", ":"))[:80]] for e in entries]  # fmt: skip
+    print(table(["WHEN (UTC)", "WHO", "VIA", "ACTION", "FUNCTION", "WHAT CHANGED"], rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__.split("\n\n")[0].replace("``", ""),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -361,6 +377,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("request_id", metavar="REQUEST_ID")
     replay.add_argument("--async", dest="async_", action="store_true", help="queue it (InvocationType Event)")
     replay.set_defaults(handler_function=cmd_replay)
+
+    activity = commands.add_parser("activity", parents=[common], help="the audit log of your team or of a function",
+                                   description="Every change (code, configuration, URL, policy, triggers, shared "
+                                               "events, keys, members), newest first.")
+    activity.add_argument("name", metavar="NAME", nargs="?", help="one function (default: the whole team)")
+    activity.add_argument("--limit", type=int, default=50)
+    activity.add_argument("--json", action="store_true", help="print the entries as JSON")
+    activity.set_defaults(handler_function=cmd_activity)
     return parser
 
 

@@ -4,5 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("invocations.api.urls")),
+    path("", include("console.api_urls")),
     path("", include("console.urls")),
 ]

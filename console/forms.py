@@ -8,7 +8,7 @@ from django import forms
 
 from console.models import TestEvent
 from console.placeholders import JsonProblem, check_json
-from invocations.models import Invocation, Team
+from invocations.models import Invocation, Membership
 from invocations.services.functions import MAX_MEMORY, MAX_TIMEOUT, MIN_MEMORY
 
 MAX_ZIP_BYTES = 52_428_800
@@ -28,17 +28,36 @@ class AccessKeyForm(forms.Form):
     description = forms.CharField(max_length=200, required=False)
 
 
+class TeamSwitchForm(forms.Form):
+    team = forms.IntegerField(min_value=1)
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.DEVELOPER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class PermissionForm(forms.Form):
+    """A statement for another account (AddPermission's common case)."""
+
+    statement_id = forms.RegexField(regex=r"^[a-zA-Z0-9_-]{1,100}$", max_length=100, label="Statement ID")
+    principal = forms.CharField(max_length=2048, help_text="An account id (12 digits), arn:aws:iam::<id>:root, a service principal, or *.")
+    action = forms.CharField(max_length=64, initial="lambda:InvokeFunction")
+
+
 class FunctionCreateForm(forms.Form):
     name = forms.CharField(max_length=64)
     runtime = forms.ChoiceField()
-    team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False, empty_label="— just me —")
     source = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 14, "class": "code", "spellcheck": "false"}))
     package = forms.FileField(required=False, help_text="A .zip deployment package (instead of the inline code).")
 
-    def __init__(self, *args: Any, runtimes: list[str], teams: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, runtimes: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["runtime"].choices = [(r, r) for r in runtimes]
-        self.fields["team"].queryset = teams
 
     def clean_package(self) -> bytes | None:
         upload = self.cleaned_data.get("package")

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console.views import events, function_settings, functions, history, keys, test_tab, triggers
+from console.views import events, function_settings, functions, history, keys, team, test_tab, triggers
 
 app_name = "console"
 
@@ -13,12 +13,19 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
     path("keys/", keys.access_keys, name="access_keys"),
     path("keys/<str:access_key_id>/revoke/", keys.revoke, name="revoke_key"),
+    path("team/switch/", team.switch, name="switch_team"),
+    path("team/members/", team.members, name="members"),
+    path("team/members/<int:user_id>/", team.member, name="member"),
+    path("team/activity/", team.team_activity, name="team_activity"),
     path("functions/new/", functions.function_create, name="function_create"),
     path(F, functions.code, name="code"),
     path(F + "code/upload/", functions.code_upload, name="code_upload"),
     path(F + "configuration/", functions.configuration, name="configuration"),
     path(F + "configuration/async/", function_settings.async_config, name="async_config"),
     path(F + "configuration/url/", function_settings.url_config, name="url_config"),
+    path(F + "configuration/policy/", function_settings.add_permission, name="add_permission"),
+    path(F + "configuration/policy/<str:sid>/remove/", function_settings.remove_permission, name="remove_permission"),
+    path(F + "activity/", team.function_activity, name="function_activity"),
     path(F + "test/", test_tab.test_page, name="test"),
     path(F + "test/run/", test_tab.run_test, name="run_test"),
     path(F + "test/runs/<int:run_id>/", test_tab.test_run, name="test_run"),

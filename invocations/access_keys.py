@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 
-from invocations.models import AccessKey
+from invocations.models import AccessKey, Team
 
 _ID_ALPHABET = string.ascii_uppercase + "234567"
 
@@ -45,13 +45,13 @@ def decrypt_secret(token: str) -> str | None:
         return None
 
 
-def create_access_key(*, user: AbstractBaseUser, description: str = "") -> NewAccessKey:
-    """Create a key for `user`; the secret is returned once and never shown again."""
+def create_access_key(*, user: AbstractBaseUser, team: Team, description: str = "") -> NewAccessKey:
+    """Create a key for `user` in `team`; the secret is returned once and never shown again."""
     # AWS's shape: 20 characters, "AKIA" + base32-ish; 40-character secret.
     key_id = "AKIA" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(16))
     secret = secrets.token_urlsafe(30)[:40]
     AccessKey.objects.create(
-        user=user, access_key_id=key_id, secret_encrypted=encrypt_secret(secret), description=description
+        user=user, team=team, access_key_id=key_id, secret_encrypted=encrypt_secret(secret), description=description
     )
     return NewAccessKey(access_key_id=key_id, secret_access_key=secret)
 

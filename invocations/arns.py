@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 
-from invocations.api.errors import (
-    AccessDeniedException,
+from invocations.errors import (
     InvalidParameterValueException,
     ResourceNotFoundException,
     ValidationException,
@@ -35,6 +36,7 @@ _QUALIFIER_RE = re.compile(r"^(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_$]+)$")
 class FunctionRef:
     name: str
     qualifier: str | None  # None = unqualified ($LATEST for invocation)
+    account: str | None = None  # from an ARN; None = a bare name, looked up in the caller's own team
 
 
 def validation_message(errors: list[tuple[str, str, str]]) -> str:
@@ -48,7 +50,8 @@ def validation_message(errors: list[tuple[str, str, str]]) -> str:
 def parse_function_name(
     value: str, *, qualifier: str | None = None, field: str = "functionName", max_length: int = 256
 ) -> FunctionRef:
-    """Accept name, name:qualifier, partial ARN and full ARN; check region, account and qualifier."""
+    """Accept name, name:qualifier, partial ARN and full ARN; check region and qualifier. The account
+    is kept: which team it names, and whether the caller may reach it, is access.py's to judge."""
     match = _FUNCTION_RE.match(value) if 1 <= len(value) <= max_length else None
     if match is None:
         constraint = (
@@ -63,8 +66,6 @@ def parse_function_name(
             f"Functions from '{region}' are not reachable in this region ('{settings.LAMBDA_REGION}')"
         )
     account = match.group("account")
-    if account and account != settings.LAMBDA_ACCOUNT_ID:
-        raise AccessDeniedException(None)
     derived = match.group("qualifier")
     if qualifier is not None and qualifier != "":
         if not _QUALIFIER_RE.match(qualifier) or len(qualifier) > 128:
@@ -78,9 +79,20 @@ def parse_function_name(
                 "The derived qualifier from the function name does not match the specified qualifier."
             )
         derived = qualifier
-    return FunctionRef(name=match.group("name"), qualifier=derived)
+    return FunctionRef(name=match.group("name"), qualifier=derived, account=account)
 
 
-def function_arn(name: str, qualifier: str | None = None) -> str:
-    arn = f"arn:aws:lambda:{settings.LAMBDA_REGION}:{settings.LAMBDA_ACCOUNT_ID}:function:{name}"
+def function_arn(name: str, qualifier: str | None = None, *, account: str) -> str:
+    arn = f"arn:aws:lambda:{settings.LAMBDA_REGION}:{account}:function:{name}"
     return f"{arn}:{qualifier}" if qualifier else arn
+
+
+def arn_of(function: Any, qualifier: str | None = None) -> str:
+    """The ARN of a Function row (its team's account)."""
+    return function_arn(function.name, qualifier, account=function.team.account_id)
+
+
+def aws_timestamp(value: dt.datetime) -> str:
+    """`Timestamp` strings as Lambda writes them: 2020-04-10T19:06:32.563+0000 (UTC, milliseconds)."""
+    utc = value.astimezone(dt.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"

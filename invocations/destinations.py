@@ -142,7 +142,7 @@ def send_record(*, destination: str, record: dict[str, Any], function_arn: str, 
         if response.get("FailedEntryCount"):
             raise DeliveryError(f"PutEvents refused the entry: {response.get('Entries')}")
     elif target.kind == LAMBDA:
-        _invoke_function(destination, body.encode())
+        _invoke_function(destination, body.encode(), source_arn=function_arn)
     elif target.kind == WEBHOOK:
         webhook(url=destination, body=body.encode(), request_id=str(record["requestContext"]["requestId"]))
     else:
@@ -167,11 +167,19 @@ def send_dead_letter(*, destination: str, body: str, request_id: str, error_code
         raise DeliveryError(f"a dead-letter queue must be SQS or SNS, not {destination}")
 
 
-def _invoke_function(arn: str, payload: bytes) -> None:
+def _invoke_function(arn: str, payload: bytes, *, source_arn: str) -> None:
+    """Invoke a destination function as the source function's account: in that account it may; in
+    another, only where the destination's policy lets that account invoke it (checked again here,
+    as a permission removed since the config was written must stop the deliveries)."""
+    from invocations.access import account_caller, team_of_account
     from invocations.models import Invocation
     from invocations.services import invoke as invoke_service
 
+    team = team_of_account(source_arn.split(":")[4])
+    if team is None:
+        raise DeliveryError(f"the account of {source_arn} no longer exists")
     invoke_service.invoke(
+        caller=account_caller(team),
         function_name=arn,
         qualifier=None,
         payload=payload,
@@ -179,7 +187,6 @@ def _invoke_function(arn: str, payload: bytes) -> None:
         log_type=None,
         client_context=None,
         source=Invocation.Source.TRIGGER,
-        caller_id=None,
         request_id=str(uuid.uuid4()),
     )
 

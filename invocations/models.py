@@ -16,9 +16,11 @@ def new_revision_id() -> str:
 
 
 class AccessKey(models.Model):
-    """An API credential. The secret is stored encrypted (SigV4 needs it to recompute signatures)."""
+    """An API credential of one user in one team, as an IAM user's key belongs to one account. The
+    secret is stored encrypted (SigV4 needs it to recompute signatures)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_keys")
+    team = models.ForeignKey("Team", on_delete=models.CASCADE, related_name="access_keys")
     access_key_id = models.CharField(max_length=32, unique=True)
     secret_encrypted = models.TextField()
     description = models.CharField(max_length=200, blank=True)
@@ -31,24 +33,52 @@ class AccessKey(models.Model):
 
 
 class Team(models.Model):
-    """Users share functions and saved test events through teams."""
+    """A team is an AWS account: its own 12-digit account id in every ARN of its functions, its
+    members IAM users with a role each (``Membership``), and no way into another team's functions
+    but a resource-based policy (``PolicyStatement``)."""
 
     name = models.CharField(max_length=100, unique=True)
-    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
+    account_id = models.CharField(max_length=12, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="teams", blank=True
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
         return self.name
 
 
-class Function(models.Model):
-    """A function; its configuration lives in FunctionVersion rows ($LATEST and published ones)."""
+class Membership(models.Model):
+    """A user is an IAM user in each team they belong to, with one role there (policy.py's table)."""
 
-    name = models.CharField(max_length=64, unique=True)
+    class Role(models.TextChoices):
+        ADMIN = "admin"
+        DEVELOPER = "developer"
+        TESTER = "tester"
+        VIEWER = "viewer"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}@{self.team_id}:{self.role}"
+
+
+class Function(models.Model):
+    """A function of one team (its account); its configuration lives in FunctionVersion rows ($LATEST
+    and published ones). Names are unique per team, as per account on AWS."""
+
+    name = models.CharField(max_length=64)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="functions"
     )
-    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="functions")
+    # PROTECT: deleting a team must not silently take its functions (and their history) with it.
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="functions")
     created_at = models.DateTimeField(default=timezone.now)
     # PutFunctionConcurrency; None = unreserved (the account pool).
     reserved_concurrency = models.PositiveIntegerField(null=True, blank=True)
@@ -56,8 +86,34 @@ class Function(models.Model):
     # The number the next PublishVersion gets (versions are never reused, as AWS).
     next_version = models.PositiveIntegerField(default=1)
 
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="unique_function_name_per_team")]
+
     def __str__(self) -> str:
         return self.name
+
+
+class PolicyStatement(models.Model):
+    """One statement of a function's resource-based policy (AddPermission), kept as AWS renders it.
+
+    ``qualifier`` names the policy it belongs to: "" for the function's own (the unqualified ARN and
+    ``$LATEST``), else a version number or an alias name — AWS keeps one policy per each, and a call
+    is judged by the policy of exactly the resource it names.
+    """
+
+    function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="policy_statements")
+    qualifier = models.CharField(max_length=128, blank=True)
+    sid = models.CharField(max_length=100)
+    statement = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["function", "qualifier", "sid"], name="unique_policy_statement")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.function_id}:{self.qualifier or '-'}:{self.sid}"
 
 
 class FunctionVersion(models.Model):
@@ -318,6 +374,9 @@ class EventSourceMapping(models.Model):
         DELETING = "Deleting"
 
     uuid = models.CharField(max_length=36, unique=True)
+    # The account that owns the mapping (its creator's team): it lists, changes and pays for it. The
+    # function may be another team's, when that function's policy lets this account invoke it.
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="event_source_mappings")
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="event_source_mappings")
     qualifier = models.CharField(max_length=128, blank=True)  # "" = unqualified ($LATEST)
     # "sqs" | "kinesis" | "rabbitmq" — which poller reads it (from the ARN / source configuration).
@@ -418,6 +477,37 @@ class Trigger(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}"
+
+
+class Activity(models.Model):
+    """The audit log: one row per change (code, configuration, URL, policy, triggers, shared events,
+    keys, memberships …): who, when, through what, and what changed.
+
+    Append-only: nothing in the platform updates or deletes a row (the admin shows it read-only), and
+    a row outlives its function and its actor (their names are kept as text).
+    """
+
+    team = models.ForeignKey(Team, null=True, on_delete=models.SET_NULL, related_name="+")
+    account_id = models.CharField(max_length=12)
+    function = models.ForeignKey(Function, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    function_name = models.CharField(max_length=64, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_name = models.CharField(max_length=200)  # a username, a service principal, or "system"
+    access_key_id = models.CharField(max_length=32, blank=True)
+    via = models.CharField(max_length=16)  # api | console | cli | system
+    action = models.CharField(max_length=64)  # as policy.py names it: lambda:UpdateFunctionCode …
+    resource = models.CharField(max_length=2048, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["team", "-created_at"], name="activity_team_recent"),
+            models.Index(fields=["function", "-created_at"], name="activity_function_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_name} {self.action}"
 
 
 class WorkerHeartbeat(models.Model):

@@ -1,4 +1,5 @@
-"""The read side: finding functions, versions and aliases the way AWS resolves them (spec §3.1).
+"""The read side: finding functions, versions and aliases the way AWS resolves them (spec §3.1),
+for a caller who may read them (``access.find_function``).
 
 Every miss raises the AWS error with AWS's message, so callers (API views, the invoke service, the
 console) can let it propagate.
@@ -15,14 +16,16 @@ from typing import Generic, TypeVar
 from django.db.models import IntegerField, QuerySet
 from django.db.models.functions import Cast
 
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     ResourceNotFoundException,
     ValidationException,
     function_not_found,
 )
-from invocations.arns import FunctionRef, function_arn, parse_function_name, validation_message
-from invocations.models import LATEST, Alias, Function, FunctionVersion
+from invocations.access import Caller, check_account, check_function, find_function
+from invocations.arns import FunctionRef, arn_of, parse_function_name, validation_message
+from invocations.errors import AccessDeniedException
+from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation
 
 # The control plane's FunctionName (botocore shape `FunctionName`): no "." and at most 140 characters,
 # unlike Invoke's `NamespacedFunctionName`.
@@ -48,13 +51,6 @@ def parse_control_function_name(value: str, *, qualifier: str | None = None) -> 
     return parse_function_name(value, qualifier=qualifier, max_length=CONTROL_FUNCTION_NAME_MAX)
 
 
-def get_function(name: str) -> Function:
-    try:
-        return Function.objects.get(name=name)
-    except Function.DoesNotExist:
-        raise function_not_found(function_arn(name)) from None
-
-
 def resolve_qualifier(function: Function, qualifier: str | None) -> str:
     """The version a qualifier names: None/$LATEST, a number, or an alias (its primary version)."""
     if qualifier is None or qualifier == LATEST or _VERSION_NUMBER.match(qualifier):
@@ -62,48 +58,44 @@ def resolve_qualifier(function: Function, qualifier: str | None) -> str:
     alias = Alias.objects.filter(function=function, name=qualifier).values_list("function_version", flat=True)
     version = alias.first()
     if version is None:
-        raise function_not_found(function_arn(function.name, qualifier))
+        raise function_not_found(arn_of(function, qualifier))
     return version
 
 
-def get_function_version(name: str, qualifier: str | None = None) -> FunctionVersion:
-    """The configuration `name` + `qualifier` designates; 404 "Function not found: <arn>" otherwise.
+def version_of(function: Function, qualifier: str | None = None) -> FunctionVersion:
+    """The configuration `qualifier` designates; 404 "Function not found: <arn>" otherwise.
 
     The ARN in the message is qualified when a qualifier was given, as AWS reports it.
     """
-    function = get_function(name) if qualifier is None else _function_or_qualified_404(name, qualifier)
     version = resolve_qualifier(function, qualifier)
     found = (
-        FunctionVersion.objects.select_related("function").filter(function=function, version=version).first()
+        FunctionVersion.objects.select_related("function__team").filter(function=function, version=version).first()
     )
     if found is None:
-        raise function_not_found(function_arn(name, qualifier))
+        raise function_not_found(arn_of(function, qualifier))
     return found
 
 
-def _function_or_qualified_404(name: str, qualifier: str) -> Function:
-    try:
-        return Function.objects.get(name=name)
-    except Function.DoesNotExist:
-        raise function_not_found(function_arn(name, qualifier)) from None
+def function_version(*, caller: Caller, ref: FunctionRef, action: str) -> FunctionVersion:
+    """The version ``ref`` designates, once ``caller`` may do ``action`` on it."""
+    return version_of(find_function(caller, ref, action), ref.qualifier)
 
 
 def get_latest(function: Function) -> FunctionVersion:
-    return FunctionVersion.objects.select_related("function").get(function=function, version=LATEST)
+    return FunctionVersion.objects.select_related("function__team").get(function=function, version=LATEST)
 
 
-def get_alias(function_name: str, alias_name: str) -> Alias:
-    function = get_function(function_name)
-    alias = Alias.objects.select_related("function").filter(function=function, name=alias_name).first()
+def alias_of(function: Function, alias_name: str) -> Alias:
+    alias = Alias.objects.select_related("function__team").filter(function=function, name=alias_name).first()
     if alias is None:
-        raise ResourceNotFoundException(f"Cannot find alias arn: {function_arn(function_name, alias_name)}")
+        raise ResourceNotFoundException(f"Cannot find alias arn: {arn_of(function, alias_name)}")
     return alias
 
 
 def published_versions(function: Function) -> QuerySet[FunctionVersion]:
     """Published versions, oldest first (numeric order: "10" after "9")."""
     rows = FunctionVersion.objects.filter(function=function).exclude(version=LATEST)
-    return rows.select_related("function").annotate(number=Cast("version", IntegerField())).order_by("number")
+    return rows.select_related("function__team").annotate(number=Cast("version", IntegerField())).order_by("number")
 
 
 # --- pagination --------------------------------------------------------------------------------------
@@ -141,14 +133,17 @@ def paginate(items: list[T], *, marker: str | None, max_items: int) -> Page[T]:
     return Page(items=page, next_marker=encode_marker(end) if end < len(items) else None)
 
 
-def list_functions(*, all_versions: bool, marker: str | None, max_items: int) -> Page[FunctionVersion]:
-    """$LATEST of every function by name; with FunctionVersion=ALL, each function's versions too."""
-    latest = list(FunctionVersion.objects.select_related("function").filter(version=LATEST).order_by("function__name"))
+def list_functions(*, caller: Caller, all_versions: bool, marker: str | None, max_items: int) -> Page[FunctionVersion]:
+    """$LATEST of every function of the caller's account by name; with FunctionVersion=ALL, each
+    function's versions too."""
+    check_account(caller, "lambda:ListFunctions")
+    own = FunctionVersion.objects.select_related("function__team").filter(function__team_id=caller.team_id)
+    latest = list(own.filter(version=LATEST).order_by("function__name"))
     if not all_versions:
         return paginate(latest, marker=marker, max_items=max_items)
     rows: list[FunctionVersion] = []
     published: dict[int, list[FunctionVersion]] = {}
-    for version in FunctionVersion.objects.select_related("function").exclude(version=LATEST):
+    for version in own.exclude(version=LATEST):
         published.setdefault(version.function_id, []).append(version)
     for entry in latest:
         rows.append(entry)
@@ -156,17 +151,39 @@ def list_functions(*, all_versions: bool, marker: str | None, max_items: int) ->
     return paginate(rows, marker=marker, max_items=max_items)
 
 
-def list_versions(*, function_name: str, marker: str | None, max_items: int) -> Page[FunctionVersion]:
-    function = get_function(function_name)
+def list_versions(*, caller: Caller, ref: FunctionRef, marker: str | None, max_items: int) -> Page[FunctionVersion]:
+    function = find_function(caller, ref, "lambda:ListVersionsByFunction", qualified=False)
     rows = [get_latest(function), *published_versions(function)]
     return paginate(rows, marker=marker, max_items=max_items)
 
 
 def list_aliases(
-    *, function_name: str, function_version: str | None, marker: str | None, max_items: int
+    *, caller: Caller, ref: FunctionRef, function_version: str | None, marker: str | None, max_items: int
 ) -> Page[Alias]:
-    function = get_function(function_name)
-    aliases = Alias.objects.select_related("function").filter(function=function).order_by("name")
+    function = find_function(caller, ref, "lambda:ListAliases", qualified=False)
+    aliases = Alias.objects.select_related("function__team").filter(function=function).order_by("name")
     if function_version:
         aliases = aliases.filter(function_version=function_version)
     return paginate(list(aliases), marker=marker, max_items=max_items)
+
+
+# --- invocation records -------------------------------------------------------------------------------
+
+
+def invocation_for(*, caller: Caller, request_id: str, action: str = "lambda:GetInvocation") -> Invocation:
+    """One record, for a caller who may read its function's records (``action``).
+
+    A record the caller may not read is reported missing, like one that does not exist: request ids
+    are not names a caller should be able to probe across accounts. A deleted function's records
+    are its superusers' only.
+    """
+    found = Invocation.objects.select_related("function__team").filter(request_id=request_id).first()
+    missing = ResourceNotFoundException(f"Invocation not found: {request_id}")
+    if found is None or (found.function is None and not caller.principal.superuser):
+        raise missing
+    if found.function is not None:
+        try:
+            check_function(caller, action, found.function)
+        except AccessDeniedException:
+            raise missing from None
+    return found

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from invocations.api.errors import ResourceNotFoundException
-from invocations.arns import function_arn
+from invocations.access import Caller, find_function
+from invocations.arns import FunctionRef, arn_of
+from invocations.errors import ResourceNotFoundException
 from invocations.models import LATEST, Invocation
 
 
@@ -90,16 +91,18 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
-def async_invocation(*, function_name: str, request_id: str) -> dict[str, Any]:
-    """The status document of an Event invocation; 404 when there is none with that id and function."""
+def async_invocation(*, caller: Caller, ref: FunctionRef, request_id: str) -> dict[str, Any]:
+    """The status document of an Event invocation of a function the caller may read the records
+    of (``lambda:GetInvocation``); 404 when that function has none with that id."""
+    function = find_function(caller, ref, "lambda:GetInvocation", qualified=False)
     invocation = Invocation.objects.filter(
-        request_id=request_id, function_name=function_name, invocation_type=Invocation.Type.EVENT
+        request_id=request_id, function=function, invocation_type=Invocation.Type.EVENT
     ).first()
     if invocation is None:
-        raise ResourceNotFoundException(f"No asynchronous invocation {request_id} of function {function_name}")
+        raise ResourceNotFoundException(f"No asynchronous invocation {request_id} of function {function.name}")
     return {
         "RequestId": invocation.request_id,
-        "FunctionArn": function_arn(invocation.function_name, invocation.qualifier or LATEST),
+        "FunctionArn": arn_of(function, invocation.qualifier or LATEST),
         "ExecutedVersion": invocation.executed_version,
         "Status": invocation.status,
         "Condition": invocation.condition or None,

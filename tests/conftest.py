@@ -1,5 +1,9 @@
 """Shared fixtures: a fixed cast of users, access keys, and a real boto3 client wired to Django.
 
+The cast: alice (``owner``) is the admin and bob (``teammate``) a developer of team "core"
+(account 111111111111); charlie (``outsider``) is the admin of another team, "other" (account
+222222222222) — a stranger to core's functions but for what a resource policy grants.
+
 The ``lambda_client`` fixture is boto3 itself — real serialisation, real SigV4 signing, real response
 parsing and error classes — whose HTTP send is replaced by a call into Django's test client, so the
 Django tier exercises the wire protocol without a server.
@@ -18,7 +22,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 
+from invocations.access import Caller, user_caller
 from invocations.access_keys import NewAccessKey, create_access_key
+from invocations.models import Membership, Team
+
+CORE_ACCOUNT = "111111111111"
+OTHER_ACCOUNT = "222222222222"
 
 
 class _Raw:
@@ -96,13 +105,44 @@ def outsider(django_user_model: Any) -> Any:
 
 
 @pytest.fixture
-def access_key(owner: Any) -> NewAccessKey:
-    return create_access_key(user=owner)
+def team(owner: Any, teammate: Any) -> Team:
+    team: Team = Team.objects.create(name="core", account_id=CORE_ACCOUNT)
+    Membership.objects.create(team=team, user=owner, role=Membership.Role.ADMIN)
+    Membership.objects.create(team=team, user=teammate, role=Membership.Role.DEVELOPER)
+    return team
+
+
+@pytest.fixture
+def other_team(outsider: Any) -> Team:
+    team: Team = Team.objects.create(name="other", account_id=OTHER_ACCOUNT)
+    Membership.objects.create(team=team, user=outsider, role=Membership.Role.ADMIN)
+    return team
+
+
+@pytest.fixture
+def owner_caller(owner: Any, team: Team) -> Caller:
+    return user_caller(user=owner, team=team, via="api")
+
+
+@pytest.fixture
+def access_key(owner: Any, team: Team) -> NewAccessKey:
+    return create_access_key(user=owner, team=team)
 
 
 @pytest.fixture
 def lambda_client(access_key: NewAccessKey) -> Any:
     return make_lambda_client(access_key)
+
+
+@pytest.fixture
+def outsider_key(outsider: Any, other_team: Team) -> NewAccessKey:
+    return create_access_key(user=outsider, team=other_team)
+
+
+@pytest.fixture
+def outsider_client(outsider_key: NewAccessKey) -> Any:
+    """boto3 with the key of another team's admin."""
+    return make_lambda_client(outsider_key)
 
 
 def zip_bytes(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:

@@ -2,6 +2,10 @@
 
 Visibility: a private event is its creator's only; a shared event belongs to everyone who sees the
 function. Names are unique per function and scope (one shared namespace; one private per user).
+
+Permissions (``invocations/policy.py``): reading needs ``lambda:GetTestEvent``, a private event
+``lambda:PutPrivateTestEvent`` (testers and up), a shared one ``lambda:PutSharedTestEvent``
+(developers and up). Every change of a shared event goes into the activity log.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from django.utils import timezone
 
 from console.models import TestEvent, TestEventVersion
 from console.placeholders import JsonProblem, check_json
+from invocations import activity
+from invocations.access import Caller, check_function
 from invocations.models import Function
 
 MAX_NAME = 100
@@ -28,15 +34,27 @@ class EventError(ValueError):
         self.field, self.message = field, message
 
 
-def visible_events(*, function: Function, user: Any) -> QuerySet[TestEvent]:
-    return TestEvent.objects.filter(function=function).filter(Q(scope=TestEvent.Scope.SHARED) | Q(owner=user))
+def visible_events(*, caller: Caller, function: Function) -> QuerySet[TestEvent]:
+    check_function(caller, "lambda:GetTestEvent", function)
+    return TestEvent.objects.filter(function=function).filter(Q(scope=TestEvent.Scope.SHARED) | Q(owner_id=caller.user_id))
 
 
-def get_event(*, function: Function, user: Any, event_id: int) -> TestEvent:
-    event = visible_events(function=function, user=user).filter(pk=event_id).first()
+def get_event(*, caller: Caller, function: Function, event_id: int) -> TestEvent:
+    event = visible_events(caller=caller, function=function).filter(pk=event_id).first()
     if event is None:
         raise Http404("No such test event")
     return event
+
+
+def _may_write(caller: Caller, function: Function, scope: str) -> None:
+    action = "lambda:PutSharedTestEvent" if scope == TestEvent.Scope.SHARED else "lambda:PutPrivateTestEvent"
+    check_function(caller, action, function)
+
+
+def _log(caller: Caller, event: TestEvent, what: str, changes: dict[str, Any]) -> None:
+    if event.scope == TestEvent.Scope.SHARED:
+        activity.record(caller=caller, action="lambda:PutSharedTestEvent", function=event.function,
+                        changes={"event": event.name, "change": what, **changes})  # fmt: skip
 
 
 def _check_name(name: str) -> str:
@@ -56,10 +74,10 @@ def _check_body(body: str) -> str:
     return body
 
 
-def _name_taken(function: Function, scope: str, owner: Any, name: str, exclude: int | None = None) -> bool:
+def _name_taken(function: Function, scope: str, owner_id: Any, name: str, exclude: int | None = None) -> bool:
     rows = TestEvent.objects.filter(function=function, scope=scope, name=name)
     if scope == TestEvent.Scope.PRIVATE:
-        rows = rows.filter(owner=owner)
+        rows = rows.filter(owner_id=owner_id)
     if exclude is not None:
         rows = rows.exclude(pk=exclude)
     return rows.exists()
@@ -70,67 +88,77 @@ def _taken_error(scope: str, name: str) -> EventError:
     return EventError("name", f"An event named “{name}” already exists among the {where}.")
 
 
-def _snapshot(event: TestEvent, user: Any) -> None:
+def _snapshot(event: TestEvent, user_id: Any) -> None:
     """Keep the event's current content as a new version (shared events only)."""
     if event.scope != TestEvent.Scope.SHARED:
         return
     number = (event.versions.aggregate(top=Max("number"))["top"] or 0) + 1
-    TestEventVersion.objects.create(event=event, number=number, name=event.name, body=event.body, saved_by=user)
+    TestEventVersion.objects.create(event=event, number=number, name=event.name, body=event.body, saved_by_id=user_id)
 
 
-def create_event(*, function: Function, user: Any, name: str, scope: str, body: str) -> TestEvent:
+def create_event(*, caller: Caller, function: Function, name: str, scope: str, body: str) -> TestEvent:
     name, body = _check_name(name), _check_body(body)
     if scope not in TestEvent.Scope.values:
         raise EventError("scope", "Choose private or shared.")
+    _may_write(caller, function, scope)
+    user = caller.user_id
     if _name_taken(function, scope, user, name):
         raise _taken_error(scope, name)
     try:
         with transaction.atomic():
             event = TestEvent.objects.create(
-                function=function, name=name, scope=scope, owner=user, body=body, updated_by=user
+                function=function, name=name, scope=scope, owner_id=user, body=body, updated_by_id=user
             )
             _snapshot(event, user)
+            _log(caller, event, "created", {"version": 1})
     except IntegrityError:
         raise _taken_error(scope, name) from None
     return event
 
 
-def update_event(*, event: TestEvent, user: Any, name: str | None = None, body: str | None = None) -> TestEvent:
+def update_event(*, caller: Caller, event: TestEvent, name: str | None = None, body: str | None = None) -> TestEvent:
     """Save new content and/or a new name; a shared event gets a version for each change."""
+    _may_write(caller, event.function, event.scope)
+    user = caller.user_id
     new_name = _check_name(name) if name is not None else event.name
     new_body = _check_body(body) if body is not None else event.body
     if new_name == event.name and new_body == event.body:
         return event
-    if new_name != event.name and _name_taken(event.function, event.scope, event.owner, new_name, exclude=event.pk):
+    if new_name != event.name and _name_taken(event.function, event.scope, event.owner_id, new_name, exclude=event.pk):
         raise _taken_error(event.scope, new_name)
+    old_name = event.name
     try:
         with transaction.atomic():
             event.name, event.body = new_name, new_body
-            event.updated_at, event.updated_by = timezone.now(), user
+            event.updated_at, event.updated_by_id = timezone.now(), user
             event.save(update_fields=["name", "body", "updated_at", "updated_by"])
             _snapshot(event, user)
+            _log(caller, event, "updated", {"name": [old_name, new_name]} if old_name != new_name else {})
     except IntegrityError:
         raise _taken_error(event.scope, new_name) from None
     return event
 
 
-def restore_version(*, event: TestEvent, user: Any, number: int) -> TestEvent:
+def restore_version(*, caller: Caller, event: TestEvent, number: int) -> TestEvent:
     version = event.versions.filter(number=number).first()
     if version is None:
         raise Http404("No such version")
-    return update_event(event=event, user=user, name=version.name, body=version.body)
+    return update_event(caller=caller, event=event, name=version.name, body=version.body)
 
 
-def duplicate_event(*, event: TestEvent, user: Any, scope: str | None = None) -> TestEvent:
+def duplicate_event(*, caller: Caller, event: TestEvent, scope: str | None = None) -> TestEvent:
     """A copy named “<name> (copy)”, “<name> (copy 2)”… in `scope` (default: the original's)."""
     scope = scope or event.scope
     base = f"{event.name} (copy)"[:MAX_NAME]
     name, n = base, 1
-    while _name_taken(event.function, scope, user, name):
+    while _name_taken(event.function, scope, caller.user_id, name):
         n += 1
         name = f"{event.name} (copy {n})"[:MAX_NAME]
-    return create_event(function=event.function, user=user, name=name, scope=scope, body=event.body)
+    return create_event(caller=caller, function=event.function, name=name, scope=scope, body=event.body)
 
 
-def delete_event(*, event: TestEvent, user: Any) -> None:
-    event.delete()
+def delete_event(*, caller: Caller, event: TestEvent) -> None:
+    _may_write(caller, event.function, event.scope)
+    with transaction.atomic():
+        _log(caller, event, "deleted", {})
+        event.delete()

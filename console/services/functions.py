@@ -13,10 +13,11 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from invocations.api.errors import AwsError
-from invocations.models import Function, FunctionVersion, Team
+from invocations.access import Caller
+from invocations.arns import FunctionRef
+from invocations.errors import AccessDeniedException, AwsError
+from invocations.models import Function, FunctionVersion
 from invocations.selectors import parse_control_function_name
 from invocations.services import code as code_service
 from invocations.services import functions as function_service
@@ -73,7 +74,10 @@ class FieldErrors(Exception):
 
 
 def field_errors(error: AwsError, default_field: str = "__all__") -> FieldErrors:
-    """Spread an AWS error over the form fields its message names (the whole form otherwise)."""
+    """Spread an AWS error over the form fields its message names (the whole form otherwise). A
+    refusal is not a field's problem: it goes on (to the console's 403 page)."""
+    if isinstance(error, AccessDeniedException):
+        raise error
     message = str(error.message or error.code)
     found: dict[str, list[str]] = {}
     for member in re.findall(r"at '([A-Za-z.]+)' failed", message):
@@ -98,10 +102,16 @@ def zip_of(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def ref_of(function: Function) -> FunctionRef:
+    """The function as the services name it (its team's account, so there is no ambiguity)."""
+    return FunctionRef(name=function.name, qualifier=None, account=function.team.account_id)
+
+
 def create_function(
-    *, user: Any, name: str, runtime: str, team: Team | None, zip_data: bytes | None, source: str | None
+    *, caller: Caller, name: str, runtime: str, zip_data: bytes | None, source: str | None
 ) -> Function:
-    """A function from a blank template (with `source` as its code) or from an uploaded zip."""
+    """A function of the caller's current team, from a blank template (with `source` as its code)
+    or from an uploaded zip."""
     try:
         # The API view checks the name's shape before the service does; so does the console.
         name = parse_control_function_name(name).name
@@ -115,18 +125,14 @@ def create_function(
     handler = blank.handler if blank else "bootstrap.handler"
     try:
         version = function_service.create_function(
-            name=name,
+            caller=caller,
+            ref=FunctionRef(name=name, qualifier=None),
             config=function_service.ConfigInput(Role=DEFAULT_ROLE, Handler=handler, Runtime=runtime),
             code={"ZipFile": base64.b64encode(zip_data).decode()},
-            owner_id=user.pk,
         )
     except AwsError as error:
         raise field_errors(error, "name" if "already exist" in str(error.message) else "__all__") from None
-    function = version.function
-    if team is not None:
-        Function.objects.filter(pk=function.pk).update(team=team)
-        function.team = team
-    return function
+    return version.function
 
 
 # --- code ---------------------------------------------------------------------------------------
@@ -163,7 +169,7 @@ def read_file(version: FunctionVersion, filename: str) -> str | None:
         return None
 
 
-def deploy_file(*, version: FunctionVersion, filename: str, source: str) -> FunctionVersion:
+def deploy_file(*, caller: Caller, version: FunctionVersion, filename: str, source: str) -> FunctionVersion:
     """UpdateFunctionCode with `filename` replaced by `source` (every other file kept, modes too)."""
     original = Path(code_service.zip_path(version.code_digest))
     buffer = io.BytesIO()
@@ -177,13 +183,13 @@ def deploy_file(*, version: FunctionVersion, filename: str, source: str) -> Func
         info.external_attr = (0o644 | 0o100000) << 16
         info.compress_type = zipfile.ZIP_DEFLATED
         out.writestr(info, source)
-    return deploy_zip(version=version, zip_data=buffer.getvalue())
+    return deploy_zip(caller=caller, version=version, zip_data=buffer.getvalue())
 
 
-def deploy_zip(*, version: FunctionVersion, zip_data: bytes) -> FunctionVersion:
+def deploy_zip(*, caller: Caller, version: FunctionVersion, zip_data: bytes) -> FunctionVersion:
     try:
         return function_service.update_function_code(
-            name=version.function.name, code={"ZipFile": base64.b64encode(zip_data).decode()}
+            caller=caller, ref=ref_of(version.function), code={"ZipFile": base64.b64encode(zip_data).decode()}
         )
     except AwsError as error:
         raise field_errors(error, "code") from None
@@ -212,6 +218,7 @@ def environment_text(variables: dict[str, str]) -> str:
 
 def update_configuration(
     *,
+    caller: Caller,
     function: Function,
     handler: str,
     description: str,
@@ -222,7 +229,8 @@ def update_configuration(
 ) -> FunctionVersion:
     try:
         version = function_service.update_function_configuration(
-            name=function.name,
+            caller=caller,
+            ref=ref_of(function),
             config=function_service.ConfigInput(
                 Handler=handler,
                 Description=description,
@@ -235,9 +243,9 @@ def update_configuration(
         raise field_errors(error) from None
     try:
         if reserved_concurrency is None:
-            function_service.delete_function_concurrency(name=function.name, qualifier=None)
-        else:
-            function_service.put_function_concurrency(name=function.name, qualifier=None, reserved=reserved_concurrency)
+            function_service.delete_function_concurrency(caller=caller, ref=ref_of(function))
+        elif reserved_concurrency != function.reserved_concurrency:
+            function_service.put_function_concurrency(caller=caller, ref=ref_of(function), reserved=reserved_concurrency)
     except AwsError as error:
         raise field_errors(error, "reserved_concurrency") from None
     return version

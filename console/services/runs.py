@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import transaction
 from django.http import Http404
@@ -21,7 +20,9 @@ from django.http import Http404
 from console.models import TestRun
 from console.placeholders import resolve
 from invocations import recorder
-from invocations.api.errors import AwsError
+from invocations.access import Caller, check_function, user_caller
+from invocations.arns import arn_of
+from invocations.errors import AwsError
 from invocations.models import Function, Invocation
 from invocations.services import invoke as invoke_service
 
@@ -43,12 +44,17 @@ class Started:
     error: str | None = None  # a platform error raised while queueing (asynchronous tests)
 
 
-def start_test(*, function: Function, user: Any, body: str, qualifier: str, asynchronous: bool) -> Started:
-    """Resolve the placeholders, store the run and queue it. The body must already be valid JSON."""
+def start_test(*, caller: Caller, function: Function, body: str, qualifier: str, asynchronous: bool) -> Started:
+    """Resolve the placeholders, store the run and queue it. The body must already be valid JSON.
+
+    The caller must be allowed to invoke the function now; the worker runs the test as the same
+    user in the function's team (their role is read again there: a role taken away meanwhile stops it).
+    """
+    check_function(caller, "lambda:InvokeFunction", function, qualifier if qualifier != "$LATEST" else None)
     payload = resolve(body)
     run = TestRun(
         function=function,
-        user=user,
+        user_id=caller.user_id,
         request_id=str(uuid.uuid4()),
         qualifier="" if qualifier in ("", "$LATEST") else qualifier,
         invocation_type=invoke_service.EVENT if asynchronous else invoke_service.REQUEST_RESPONSE,
@@ -58,14 +64,14 @@ def start_test(*, function: Function, user: Any, body: str, qualifier: str, asyn
         run.status = TestRun.Status.DONE
         try:
             invoke_service.invoke(
-                function_name=function.name,
+                caller=caller,
+                function_name=arn_of(function),
                 qualifier=run.qualifier or None,
                 payload=payload.encode(),
                 invocation_type=invoke_service.EVENT,
                 log_type=None,
                 client_context=None,
                 source=Invocation.Source.CONSOLE,
-                caller_id=user.pk,
                 request_id=run.request_id,
             )
         except AwsError as error:
@@ -80,19 +86,21 @@ def start_test(*, function: Function, user: Any, body: str, qualifier: str, asyn
 
 def run_console_test(*, run_id: int) -> None:
     """The worker's side: run the test through the invoke service and mark the run done."""
-    run = TestRun.objects.select_related("function").filter(pk=run_id, status=TestRun.Status.PENDING).first()
+    run = (
+        TestRun.objects.select_related("function__team", "user").filter(pk=run_id, status=TestRun.Status.PENDING).first()
+    )  # fmt: skip
     if run is None:
         return
     try:
         invoke_service.invoke(
-            function_name=run.function.name,
+            caller=user_caller(user=run.user, team=run.function.team, via="console"),
+            function_name=arn_of(run.function),
             qualifier=run.qualifier or None,
             payload=run.payload.encode(),
             invocation_type=run.invocation_type,
             log_type=None,
             client_context=None,
             source=Invocation.Source.CONSOLE,
-            caller_id=run.user_id,
             request_id=run.request_id,
         )
     except AwsError as error:

@@ -17,6 +17,7 @@ from typing import Any
 
 from console.models import TestEvent
 from console.services import events as event_service
+from invocations.access import Caller
 from invocations.models import Function
 
 
@@ -98,11 +99,11 @@ def parse(filename: str, text: str) -> list[tuple[str, str]]:
     return [(name, json.dumps(document, indent=2))]
 
 
-def import_events(*, function: Function, user: Any, filename: str, text: str, scope: str) -> Imported:
+def import_events(*, caller: Caller, function: Function, filename: str, text: str, scope: str) -> Imported:
     created, skipped = [], []
     for name, body in parse(filename, text):
         try:
-            event_service.create_event(function=function, user=user, name=name, scope=scope, body=body)
+            event_service.create_event(caller=caller, function=function, name=name, scope=scope, body=body)
         except event_service.EventError as error:
             if error.field == "name" and "already exists" in error.message:
                 skipped.append(name)

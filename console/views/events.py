@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from console.access import get_visible_function
+from console.access import get_visible_function, console_caller
 from console.forms import EventForm, ImportForm, RenameForm
 from console.models import TestEvent
 from console.services import events as event_service
@@ -40,20 +40,20 @@ def _invalid(request: HtmxHttpRequest, function: Function, event: TestEvent | No
 @require_POST
 def save_event(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """Save the editor's content: a new event, or (with event_id) a new state of an existing one."""
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     event = None
     if request.POST.get("event_id", "").isdigit():
-        event = event_service.get_event(function=function, user=request.user, event_id=int(request.POST["event_id"]))
+        event = event_service.get_event(function=function, caller=console_caller(request), event_id=int(request.POST["event_id"]))
     form = EventForm(request.POST)
     if not form.is_valid():
         return _invalid(request, function, event, form.errors)
     data = form.cleaned_data
     try:
         if event is not None and request.POST.get("save_as_new") != "1":
-            event = event_service.update_event(event=event, user=request.user, name=data["name"], body=data["body"])
+            event = event_service.update_event(event=event, caller=console_caller(request), name=data["name"], body=data["body"])
         else:
             event = event_service.create_event(
-                function=function, user=request.user, name=data["name"], scope=data["scope"] or TestEvent.Scope.PRIVATE, body=data["body"]
+                function=function, caller=console_caller(request), name=data["name"], scope=data["scope"] or TestEvent.Scope.PRIVATE, body=data["body"]
             )
     except event_service.EventError as error:
         return _invalid(request, function, event, {error.field: [error.message]})
@@ -63,13 +63,13 @@ def save_event(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def rename_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
-    function = get_visible_function(request.user, name)
-    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    function = get_visible_function(request, name)
+    event = event_service.get_event(function=function, caller=console_caller(request), event_id=event_id)
     form = RenameForm(request.POST)
     if not form.is_valid():
         return _invalid(request, function, event, form.errors)
     try:
-        event = event_service.update_event(event=event, user=request.user, name=form.cleaned_data["name"])
+        event = event_service.update_event(event=event, caller=console_caller(request), name=form.cleaned_data["name"])
     except event_service.EventError as error:
         return _invalid(request, function, event, {error.field: [error.message]})
     return _editor(request, function, event)
@@ -78,11 +78,11 @@ def rename_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResp
 @login_required
 @require_POST
 def duplicate_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
-    function = get_visible_function(request.user, name)
-    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    function = get_visible_function(request, name)
+    event = event_service.get_event(function=function, caller=console_caller(request), event_id=event_id)
     scope = request.POST.get("scope") if request.POST.get("scope") in TestEvent.Scope.values else None
     try:
-        copy = event_service.duplicate_event(event=event, user=request.user, scope=scope)
+        copy = event_service.duplicate_event(event=event, caller=console_caller(request), scope=scope)
     except event_service.EventError as error:
         return _invalid(request, function, event, {error.field: [error.message]})
     return _editor(request, function, copy)
@@ -91,17 +91,17 @@ def duplicate_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpR
 @login_required
 @require_POST
 def delete_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
-    function = get_visible_function(request.user, name)
-    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
-    event_service.delete_event(event=event, user=request.user)
+    function = get_visible_function(request, name)
+    event = event_service.get_event(function=function, caller=console_caller(request), event_id=event_id)
+    event_service.delete_event(event=event, caller=console_caller(request))
     return _editor(request, function, None)
 
 
 @login_required
 @require_GET
 def event_versions(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
-    function = get_visible_function(request.user, name)
-    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    function = get_visible_function(request, name)
+    event = event_service.get_event(function=function, caller=console_caller(request), event_id=event_id)
     versions = list(event.versions.select_related("saved_by"))
     shown = None
     if request.GET.get("v", "").isdigit():
@@ -113,10 +113,10 @@ def event_versions(request: HtmxHttpRequest, name: str, event_id: int) -> HttpRe
 @login_required
 @require_POST
 def restore_version(request: HtmxHttpRequest, name: str, event_id: int, number: int) -> HttpResponse:
-    function = get_visible_function(request.user, name)
-    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    function = get_visible_function(request, name)
+    event = event_service.get_event(function=function, caller=console_caller(request), event_id=event_id)
     try:
-        event = event_service.restore_version(event=event, user=request.user, number=number)
+        event = event_service.restore_version(event=event, caller=console_caller(request), number=number)
     except event_service.EventError as error:
         return _invalid(request, function, event, {error.field: [error.message]})
     if not request.htmx:
@@ -127,7 +127,7 @@ def restore_version(request: HtmxHttpRequest, name: str, event_id: int, number: 
 @login_required
 @require_POST
 def import_events(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     form = ImportForm(request.POST, request.FILES)
     target = reverse("console:test", args=[function.name])
     if not form.is_valid():
@@ -136,7 +136,7 @@ def import_events(request: HtmxHttpRequest, name: str) -> HttpResponse:
     filename, text = form.cleaned_data["file"]
     try:
         result = sharing.import_events(
-            function=function, user=request.user, filename=filename, text=text, scope=form.cleaned_data["scope"]
+            function=function, caller=console_caller(request), filename=filename, text=text, scope=form.cleaned_data["scope"]
         )
     except (sharing.ImportProblem, event_service.EventError) as error:
         messages.error(request, f"Nothing imported: {error}")
@@ -152,8 +152,8 @@ def import_events(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @require_GET
 def export_events(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """The shareable-event schema of the events this user sees (?scope=shared for the team's only)."""
-    function = get_visible_function(request.user, name)
-    events = event_service.visible_events(function=function, user=request.user)
+    function = get_visible_function(request, name)
+    events = event_service.visible_events(function=function, caller=console_caller(request))
     if request.GET.get("scope") in TestEvent.Scope.values:
         events = events.filter(scope=request.GET["scope"])
     document = sharing.export_openapi(function=function, events=list(events))
@@ -166,8 +166,8 @@ def export_events(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @require_GET
 def export_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
     """One event as a plain JSON file (the SAM `events/<name>.json` shape)."""
-    function = get_visible_function(request.user, name)
-    event = event_service.get_event(function=function, user=request.user, event_id=event_id)
+    function = get_visible_function(request, name)
+    event = event_service.get_event(function=function, caller=console_caller(request), event_id=event_id)
     response = HttpResponse(event.body, content_type="application/json")
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in event.name) or "event"
     response["Content-Disposition"] = f'attachment; filename="{safe}.json"'

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console import selectors
-from console.access import get_visible_function, user_teams
+from console.access import console_caller, get_visible_function
 from console.forms import CodeForm, ConfigurationForm, FunctionCreateForm, ZipUploadForm
 from console.services import functions as function_service
 from console.views.common import HtmxHttpRequest, login_required, render_page
@@ -22,7 +22,7 @@ from invocations.services import runtimes
 
 @login_required
 def function_list(request: HtmxHttpRequest) -> HttpResponse:
-    return render_page(request, "console/functions.html", {"rows": selectors.function_rows(user=request.user)})
+    return render_page(request, "console/functions.html", {"rows": selectors.function_rows(caller=console_caller(request))})
 
 
 def _runtimes() -> list[str]:
@@ -32,13 +32,12 @@ def _runtimes() -> list[str]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def function_create(request: HtmxHttpRequest) -> HttpResponse:
-    teams = user_teams(request.user)
-    form = FunctionCreateForm(request.POST or None, request.FILES or None, runtimes=_runtimes(), teams=teams)
+    form = FunctionCreateForm(request.POST or None, request.FILES or None, runtimes=_runtimes())
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             function = function_service.create_function(
-                user=request.user, name=data["name"], runtime=data["runtime"], team=data["team"],
+                caller=console_caller(request), name=data["name"], runtime=data["runtime"],
                 zip_data=data["package"], source=data["source"] or None,
             )  # fmt: skip
         except function_service.FieldErrors as errors:
@@ -65,14 +64,14 @@ def _code_context(function: Function, filename: str | None = None, form: Any = N
 @login_required
 @require_http_methods(["GET", "POST"])
 def code(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     if request.method == "GET":
         return render_page(request, "console/function_code.html", _code_context(function, request.GET.get("file")), partial="editor")
     form = CodeForm(request.POST)
     if form.is_valid():
         try:
             latest = function_service.deploy_file(
-                version=get_latest(function), filename=form.cleaned_data["filename"], source=form.cleaned_data["source"]
+                caller=console_caller(request), version=get_latest(function), filename=form.cleaned_data["filename"], source=form.cleaned_data["source"]
             )
         except function_service.FieldErrors as errors:
             form.add_error(None, [m for ms in errors.errors.values() for m in ms])
@@ -90,11 +89,13 @@ def code(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def code_upload(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     form = ZipUploadForm(request.POST, request.FILES)
     if form.is_valid():
         try:
-            latest = function_service.deploy_zip(version=get_latest(function), zip_data=form.cleaned_data["package"])
+            latest = function_service.deploy_zip(
+                caller=console_caller(request), version=get_latest(function), zip_data=form.cleaned_data["package"]
+            )
         except function_service.FieldErrors as errors:
             messages.error(request, "; ".join(m for ms in errors.errors.values() for m in ms))
         else:
@@ -118,14 +119,14 @@ def _configuration_initial(function: Function) -> dict[str, Any]:
 def configuration(request: HtmxHttpRequest, name: str) -> HttpResponse:
     from console.views import function_settings
 
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     form = ConfigurationForm(request.POST or None, initial=_configuration_initial(function))
     saved = False
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             function_service.update_configuration(
-                function=function, handler=data["handler"], description=data["description"], timeout=data["timeout"],
+                caller=console_caller(request), function=function, handler=data["handler"], description=data["description"], timeout=data["timeout"],
                 memory_size=data["memory_size"], environment=function_service.parse_environment(data["environment"]),
                 reserved_concurrency=data["reserved_concurrency"],
             )  # fmt: skip

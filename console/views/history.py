@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console import selectors
-from console.access import get_visible_function, get_visible_invocation
+from console.access import get_visible_function, get_visible_invocation, console_caller
 from console.forms import CompareForm, HistoryForm, ReplayForm, SaveAsEventForm
 from console.placeholders import pretty
 from console.services import events as event_service
@@ -36,7 +36,7 @@ def _history(request: HtmxHttpRequest, function: Function | None) -> HttpRespons
                 version=data.get("version", ""), since=data.get("since"), until=data.get("until"),
                 request_id=(data.get("request_id") or "").strip(),
             )  # fmt: skip
-            page = selectors.history(user=request.user, function=function, filters=filters, cursor=cursor)
+            page = selectors.history(caller=console_caller(request), function=function, filters=filters, cursor=cursor)
     next_query = None
     if page is not None and page.next_cursor:
         query = request.GET.copy()
@@ -49,7 +49,7 @@ def _history(request: HtmxHttpRequest, function: Function | None) -> HttpRespons
 @login_required
 @require_GET
 def function_history(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    return _history(request, get_visible_function(request.user, name))
+    return _history(request, get_visible_function(request, name))
 
 
 @login_required
@@ -77,7 +77,7 @@ def _detail_context(request: HtmxHttpRequest, invocation: Invocation, **extra: A
 @login_required
 @require_GET
 def invocation_detail(request: HtmxHttpRequest, request_id: str) -> HttpResponse:
-    invocation = get_visible_invocation(request.user, request_id)
+    invocation = get_visible_invocation(request, request_id)
     return render_page(request, "console/invocation.html", _detail_context(request, invocation))
 
 
@@ -85,17 +85,17 @@ def invocation_detail(request: HtmxHttpRequest, request_id: str) -> HttpResponse
 @require_POST
 def replay(request: HtmxHttpRequest, request_id: str) -> HttpResponse:
     """Run the invocation's payload again (edited or not, on another qualifier or not) as a console test."""
-    invocation = get_visible_invocation(request.user, request_id)
+    invocation = get_visible_invocation(request, request_id)
     if invocation.function is None:
         return render_page(request, "console/invocation.html", _detail_context(request, invocation, note="The function no longer exists."), status=400)
-    function = get_visible_function(request.user, invocation.function.name)
+    function = get_visible_function(request, invocation.function.name)
     form = ReplayForm(request.POST)
     if form.is_valid() and (form.cleaned_data["qualifier"] or "$LATEST") not in selectors.qualifiers(function):
         form.add_error("qualifier", "Unknown qualifier.")
     if not form.is_valid():
         return render_page(request, "console/invocation.html", _detail_context(request, invocation, replay_form=form), status=400)
     asynchronous = request.POST.get("asynchronous") == "on"
-    started = runs.start_test(function=function, user=request.user, body=form.cleaned_data["payload"],
+    started = runs.start_test(function=function, caller=console_caller(request), body=form.cleaned_data["payload"],
                               qualifier=form.cleaned_data["qualifier"] or "$LATEST", asynchronous=asynchronous)
     return redirect(reverse("console:test_run", args=[function.name, started.run.pk]))
 
@@ -103,12 +103,12 @@ def replay(request: HtmxHttpRequest, request_id: str) -> HttpResponse:
 @login_required
 @require_POST
 def save_as_event(request: HtmxHttpRequest, request_id: str) -> HttpResponse:
-    invocation = get_visible_invocation(request.user, request_id)
+    invocation = get_visible_invocation(request, request_id)
     form = SaveAsEventForm(request.POST)
     if invocation.function is None or not form.is_valid():
         return render_page(request, "console/invocation.html", _detail_context(request, invocation, save_form=form), status=400)
     try:
-        event = event_service.create_event(function=invocation.function, user=request.user, name=form.cleaned_data["name"],
+        event = event_service.create_event(function=invocation.function, caller=console_caller(request), name=form.cleaned_data["name"],
                                            scope=form.cleaned_data["scope"], body=pretty(invocation.payload))
     except event_service.EventError as error:
         form.add_error(error.field if error.field in form.fields else None, error.message)
@@ -139,8 +139,8 @@ def compare(request: HtmxHttpRequest) -> HttpResponse:
     form = CompareForm(request.GET or None)
     if not form.is_valid():
         return render_page(request, "console/compare.html", {"form": form, "tab": "history"}, status=400 if request.GET else 200)
-    a = get_visible_invocation(request.user, form.cleaned_data["a"].strip())
-    b = get_visible_invocation(request.user, form.cleaned_data["b"].strip())
+    a = get_visible_invocation(request, form.cleaned_data["a"].strip())
+    b = get_visible_invocation(request, form.cleaned_data["b"].strip())
     metrics = [
         (label, getattr(a, attr), getattr(b, attr), getattr(a, attr) != getattr(b, attr))
         for label, attr in (

@@ -1,4 +1,5 @@
-"""The user's own API access keys: create (the secret is shown once), list, revoke."""
+"""Access keys of the current team: a member creates (the secret is shown once), lists and revokes
+their own; a team admin sees and revokes everyone's there."""
 
 from __future__ import annotations
 
@@ -7,23 +8,28 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from console.access import console_caller
 from console.forms import AccessKeyForm
 from console.views.common import HtmxHttpRequest, login_required, render_page
-from invocations.access_keys import create_access_key, revoke_access_key
-from invocations.models import AccessKey
+from invocations.errors import AwsError
+from invocations.services import teams
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def access_keys(request: HtmxHttpRequest) -> HttpResponse:
+    caller = console_caller(request)
     form = AccessKeyForm(request.POST or None)
     created = None
     if request.method == "POST" and form.is_valid():
-        created = create_access_key(user=request.user, description=form.cleaned_data["description"])
+        try:
+            created = teams.create_key(caller=caller, description=form.cleaned_data["description"])
+        except AwsError as error:
+            messages.error(request, error.message or error.code)
         form = AccessKeyForm()
-    keys = AccessKey.objects.filter(user=request.user).only(
-        "access_key_id", "description", "created_at", "last_used_at", "is_active"
-    ).order_by("-created_at")
+    keys = teams.keys(caller=caller).only(
+        "access_key_id", "description", "created_at", "last_used_at", "is_active", "user__username"
+    ) if caller.team_id else []
     response = render_page(request, "console/access_keys.html", {"form": form, "keys": keys, "created": created})
     if created is not None:
         response["Cache-Control"] = "no-store"  # the secret must not be kept by any cache
@@ -33,7 +39,7 @@ def access_keys(request: HtmxHttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def revoke(request: HtmxHttpRequest, access_key_id: str) -> HttpResponse:
-    if revoke_access_key(user=request.user, access_key_id=access_key_id):
+    if teams.revoke_key(caller=console_caller(request), access_key_id=access_key_id):
         messages.success(request, f"Access key {access_key_id} revoked.")
     else:
         messages.error(request, "No active key with that id.")

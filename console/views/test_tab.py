@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from console import event_templates, placeholders
-from console.access import get_visible_function
+from console.access import get_visible_function, console_caller
 from console.forms import TestForm
 from console.models import TestEvent, TestRun
 from console.selectors import qualifiers
@@ -40,7 +40,7 @@ def editor_context(
         "template_key": template_key,
         "templates": event_templates.TEMPLATES,
         "placeholders_found": placeholders.found(body),
-        "events": list(event_service.visible_events(function=function, user=request.user).select_related("owner")),
+        "events": list(event_service.visible_events(function=function, caller=console_caller(request)).select_related("owner")),
         "qualifiers": qualifiers(function),
         "errors": form_errors or {},
     }
@@ -49,10 +49,10 @@ def editor_context(
 @login_required
 @require_GET
 def test_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     event = None
     if request.GET.get("event", "").isdigit():
-        event = event_service.get_event(function=function, user=request.user, event_id=int(request.GET["event"]))
+        event = event_service.get_event(function=function, caller=console_caller(request), event_id=int(request.GET["event"]))
     template_key = request.GET.get("template", "")
     if template_key and template_key not in event_templates.BY_KEY:
         template_key = ""
@@ -63,7 +63,7 @@ def test_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def run_test(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     form = TestForm(request.POST)
     if not form.is_valid():
         context = {"function": function, "form_errors": form.errors, "run": None}
@@ -73,7 +73,7 @@ def run_test(request: HtmxHttpRequest, name: str) -> HttpResponse:
         form_errors = {"qualifier": [f"Unknown qualifier {qualifier}."]}
         return render_page(request, TEMPLATE, {**editor_context(request, function, body=form.cleaned_data["body"]), "form_errors": form_errors}, partial="result", status=422 if request.htmx else 200)
     started = runs.start_test(
-        function=function, user=request.user, body=form.cleaned_data["body"], qualifier=qualifier,
+        function=function, caller=console_caller(request), body=form.cleaned_data["body"], qualifier=qualifier,
         asynchronous=form.cleaned_data["asynchronous"],
     )  # fmt: skip
     if not request.htmx:
@@ -85,7 +85,7 @@ def run_test(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @require_GET
 def test_run(request: HtmxHttpRequest, name: str, run_id: int) -> HttpResponse:
     """The result panel (polled every 500 ms by htmx until final), or the run's own page without JS."""
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     run = runs.get_run(function=function, run_id=run_id)
     context = {"function": function, "tab": "test", **result_context(run)}
     if not request.htmx:
@@ -101,7 +101,7 @@ def test_run(request: HtmxHttpRequest, name: str, run_id: int) -> HttpResponse:
 @require_POST
 def preview(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """The event as it would be sent: placeholders resolved (each press draws new values)."""
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     body = request.POST.get("body", "")
     problem = None
     try:
@@ -118,7 +118,7 @@ def preview(request: HtmxHttpRequest, name: str) -> HttpResponse:
 def validate(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """The editor's inline check: the first JSON error's line and column (Python's parser is exact,
     where browsers' JSON.parse messages often leave the position out)."""
-    get_visible_function(request.user, name)
+    get_visible_function(request, name)
     try:
         placeholders.check_json(request.POST.get("body", ""))
     except placeholders.JsonProblem as problem:

@@ -18,9 +18,11 @@ from django.shortcuts import redirect
 from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
-from console.access import get_visible_function
+from console.access import get_visible_function, console_caller
 from console.views.common import HtmxHttpRequest, login_required, render_page
-from invocations.api.errors import AwsError
+from invocations.access import check_function
+from invocations.arns import arn_of
+from invocations.errors import AwsError
 from invocations.event_sources import schedules
 from invocations.models import EventSourceMapping, Function, Invocation, Trigger
 from invocations.services import event_source_mappings as esm_service
@@ -59,8 +61,8 @@ def _mappings(function: Function) -> list[EventSourceMapping]:
     return list(EventSourceMapping.objects.filter(function=function).exclude(state="Deleting").order_by("id"))
 
 
-def _context(function: Function, **extra: Any) -> dict[str, Any]:
-    triggers = trigger_service.list_triggers(function=function)
+def _context(request: HtmxHttpRequest, function: Function, **extra: Any) -> dict[str, Any]:
+    triggers = trigger_service.list_triggers(caller=console_caller(request), function=function)
     for trigger in triggers:
         trigger.describe = schedules.describe(trigger.schedule_expression) if trigger.schedule_expression else ""  # type: ignore[attr-defined]
         trigger.endpoint = trigger_service.endpoint_path(trigger)  # type: ignore[attr-defined]
@@ -77,27 +79,27 @@ def _context(function: Function, **extra: Any) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def triggers_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """The tab; a POST adds a schedule, webhook or SNS trigger."""
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     if request.method == "GET":
-        return render_page(request, TEMPLATE, _context(function))
+        return render_page(request, TEMPLATE, _context(request, function))
     form = TriggerForm(request.POST)
     if not form.is_valid():
-        return render_page(request, TEMPLATE, _context(function, trigger_form=form), status=400)
+        return render_page(request, TEMPLATE, _context(request, function, trigger_form=form), status=400)
     data = form.cleaned_data
     try:
         created = trigger_service.create_trigger(
-            function=function, name=data["name"], kind=data["kind"], qualifier=data["qualifier"],
+            caller=console_caller(request), function=function, name=data["name"], kind=data["kind"], qualifier=data["qualifier"],
             schedule_expression=data["schedule_expression"] if data["kind"] == "schedule" else "",
             payload=data["payload"] if data["kind"] == "schedule" else "",
             topic_arn=data["topic_arn"] if data["kind"] == "sns" else "",
         )  # fmt: skip
     except AwsError as error:
         form.add_error(None, error.message)
-        return render_page(request, TEMPLATE, _context(function, trigger_form=form), status=400)
+        return render_page(request, TEMPLATE, _context(request, function, trigger_form=form), status=400)
     messages.success(request, f"Trigger {created.trigger.name} added.")
     if created.secret:
         # Shown on this response only: it is stored encrypted and never displayed again.
-        return render_page(request, TEMPLATE, _context(function, new_secret=created.secret, new_trigger=created.trigger,
+        return render_page(request, TEMPLATE, _context(request, function, new_secret=created.secret, new_trigger=created.trigger,
                                                                new_endpoint=trigger_service.endpoint_path(created.trigger)))
     return redirect("console:triggers", name=function.name)
 
@@ -105,14 +107,15 @@ def triggers_page(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def trigger_action(request: HtmxHttpRequest, name: str, trigger: str) -> HttpResponse:
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     action = request.POST.get("action")
     try:
         if action in ("enable", "disable"):
-            trigger_service.set_enabled(function=function, name=trigger, enabled=action == "enable")
+            trigger_service.set_enabled(caller=console_caller(request), function=function, name=trigger,
+                                        enabled=action == "enable")  # fmt: skip
             messages.success(request, f"Trigger {trigger} {action}d.")
         elif action == "delete":
-            trigger_service.delete_trigger(function=function, name=trigger)
+            trigger_service.delete_trigger(caller=console_caller(request), function=function, name=trigger)
             messages.success(request, f"Trigger {trigger} deleted.")
         else:
             messages.error(request, "Unknown action.")
@@ -131,12 +134,12 @@ def _mapping(function: Function, mapping_uuid: str) -> EventSourceMapping:
 @login_required
 @require_POST
 def add_mapping(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     form = MappingForm(request.POST)
     if not form.is_valid():
-        return render_page(request, TEMPLATE, _context(function, mapping_form=form), status=400)
+        return render_page(request, TEMPLATE, _context(request, function, mapping_form=form), status=400)
     data = form.cleaned_data
-    body: dict[str, Any] = {"EventSourceArn": data["event_source_arn"], "FunctionName": function.name}
+    body: dict[str, Any] = {"EventSourceArn": data["event_source_arn"], "FunctionName": arn_of(function)}
     if data["batch_size"] is not None:
         body["BatchSize"] = data["batch_size"]
     if data["maximum_batching_window_in_seconds"] is not None:
@@ -148,10 +151,10 @@ def add_mapping(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if data["report_batch_item_failures"]:
         body["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
     try:
-        mapping = esm_service.create_event_source_mapping(body=body, created_by_id=request.user.pk)
+        mapping = esm_service.create_event_source_mapping(caller=console_caller(request), body=body)
     except AwsError as error:
         form.add_error(None, error.message)
-        return render_page(request, TEMPLATE, _context(function, mapping_form=form), status=400)
+        return render_page(request, TEMPLATE, _context(request, function, mapping_form=form), status=400)
     messages.success(request, f"Event source mapping {mapping.uuid} created.")
     return redirect("console:triggers", name=function.name)
 
@@ -159,15 +162,16 @@ def add_mapping(request: HtmxHttpRequest, name: str) -> HttpResponse:
 @login_required
 @require_POST
 def mapping_action(request: HtmxHttpRequest, name: str, mapping_uuid: str) -> HttpResponse:
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     mapping = _mapping(function, mapping_uuid)
     action = request.POST.get("action")
     try:
         if action in ("enable", "disable"):
-            esm_service.update_event_source_mapping(mapping_uuid=mapping.uuid, body={"Enabled": action == "enable"})
+            esm_service.update_event_source_mapping(caller=console_caller(request), mapping_uuid=mapping.uuid,
+                                                    body={"Enabled": action == "enable"})  # fmt: skip
             messages.success(request, f"Mapping {action}d.")
         elif action == "delete":
-            esm_service.delete_event_source_mapping(mapping_uuid=mapping.uuid)
+            esm_service.delete_event_source_mapping(caller=console_caller(request), mapping_uuid=mapping.uuid)
             messages.success(request, "Mapping deleted.")
         else:
             messages.error(request, "Unknown action.")
@@ -181,14 +185,15 @@ def mapping_action(request: HtmxHttpRequest, name: str, mapping_uuid: str) -> Ht
 def send_test_record(request: HtmxHttpRequest, name: str, mapping_uuid: str) -> HttpResponse:
     from invocations.event_sources import record_probe
 
-    function = get_visible_function(request.user, name)
+    function = get_visible_function(request, name)
     mapping = _mapping(function, mapping_uuid)
     form = TestRecordForm(request.POST)
     if not form.is_valid() or mapping.source_kind != "sqs":
         problem = "Send test record is available for SQS mappings." if form.is_valid() else "A message body is required."
-        return render_page(request, TEMPLATE, _context(function, probe_error=problem, probe_mapping=mapping), partial="probe", status=400)
+        return render_page(request, TEMPLATE, _context(request, function, probe_error=problem, probe_mapping=mapping), partial="probe", status=400)
+    check_function(console_caller(request), "lambda:InvokeFunction", function)
     outcome = record_probe.send_test_record(mapping, form.cleaned_data["body"])
-    context = _context(function, probe=outcome, probe_mapping=mapping, probe_record=json.dumps(outcome.record, indent=2))
+    context = _context(request, function, probe=outcome, probe_mapping=mapping, probe_record=json.dumps(outcome.record, indent=2))
     return render_page(request, TEMPLATE, context, partial="probe")
 
 

@@ -12,8 +12,10 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from invocations.access import Caller
 from invocations.api import sigv4
-from invocations.api.errors import AwsError, InvalidRequestContentException, ServiceException, UnknownOperationException
+from invocations.api.errors import error_response
+from invocations.errors import AwsError, InvalidRequestContentException, ServiceException, UnknownOperationException
 
 logger = logging.getLogger(__name__)
 
@@ -28,20 +30,33 @@ def aws_operation(view: View) -> View:
         request_id = str(uuid.uuid4())
         request.aws_request_id = request_id  # type: ignore[attr-defined]
         try:
-            request.principal = sigv4.authenticate(request)  # type: ignore[attr-defined]
+            request.caller = sigv4.authenticate(request).through(client_kind(request))  # type: ignore[attr-defined]
             response = view(request, **kwargs)
         except AwsError as error:
-            response = error.to_response(request_id)
+            response = error_response(error, request_id)
         except Exception:
             logger.exception("unhandled error in %s", view.__name__)
-            response = ServiceException("An internal error occurred. The request was not processed.").to_response(
-                request_id
+            response = error_response(
+                ServiceException("An internal error occurred. The request was not processed."), request_id
             )
         if "x-amzn-RequestId" not in response:
             response["x-amzn-RequestId"] = request_id
         return response
 
     return wrapper
+
+
+def client_kind(request: HttpRequest) -> str:
+    """"cli" for the AWS CLI (its User-Agent starts with aws-cli/) and the workbench CLI
+    (workbench-cli/ in its User-Agent), "api" for SDKs and plain HTTP."""
+    user_agent = request.META.get("HTTP_USER_AGENT", "")
+    return "cli" if "aws-cli/" in user_agent or "workbench-cli/" in user_agent else "api"
+
+
+def caller(request: HttpRequest) -> Caller:
+    """Who signed the request (set by ``aws_operation``)."""
+    found: Caller = request.caller  # type: ignore[attr-defined]
+    return found
 
 
 def methods(**handlers: View) -> View:
@@ -51,7 +66,7 @@ def methods(**handlers: View) -> View:
     def dispatch(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         handler = handlers.get(request.method or "")
         if handler is None:
-            return UnknownOperationException(None).to_response(str(uuid.uuid4()))
+            return error_response(UnknownOperationException(None), str(uuid.uuid4()))
         return handler(request, **kwargs)
 
     return dispatch

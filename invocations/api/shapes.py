@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 from typing import Any
 
 from django.conf import settings
 
-from invocations.arns import function_arn
+from invocations.arns import arn_of, aws_timestamp
 from invocations.models import LATEST, Alias, FunctionVersion
-
-
-def aws_timestamp(value: dt.datetime) -> str:
-    """`Timestamp` strings as Lambda writes them: 2020-04-10T19:06:32.563+0000 (UTC, milliseconds)."""
-    utc = value.astimezone(dt.timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}+0000"
 
 
 def runtime_version_arn(runtime: str) -> str:
@@ -50,7 +43,7 @@ def function_configuration(version: FunctionVersion, *, arn_qualifier: str | Non
         arn_qualifier = version.version
     config: dict[str, Any] = {
         "FunctionName": name,
-        "FunctionArn": function_arn(name, arn_qualifier),
+        "FunctionArn": arn_of(version.function, arn_qualifier),
         "Runtime": version.runtime,
         "Role": version.role,
         "Handler": version.handler,
@@ -87,7 +80,7 @@ def function_configuration(version: FunctionVersion, *, arn_qualifier: str | Non
 
 def alias_configuration(alias: Alias) -> dict[str, Any]:
     config: dict[str, Any] = {
-        "AliasArn": function_arn(alias.function.name, alias.name),
+        "AliasArn": arn_of(alias.function, alias.name),
         "Name": alias.name,
         "FunctionVersion": alias.function_version,
         "Description": alias.description,

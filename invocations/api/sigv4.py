@@ -4,11 +4,17 @@ The signature is recomputed from the request exactly as received — raw (still 
 path, raw query string, the headers the client says it signed, the body bytes — and compared in
 constant time. botocore builds the canonical request, so whatever botocore signs, we check the
 same way.
+
+The payload hash is always ours: botocore's signer takes a signed ``x-amz-content-sha256`` header
+at its word (that is how S3 streams), so a request signed for one body could carry another. A
+client may send that header (spec §11), but it must be the SHA-256 of the body received; anything
+else — ``UNSIGNED-PAYLOAD`` included — is a signature mismatch (403).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 import logging
 import re
@@ -25,13 +31,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from invocations.access_keys import decrypt_secret
-from invocations.api.errors import (
+from invocations.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
     UnrecognizedClientException,
 )
-from invocations.models import AccessKey
+from invocations.access import Caller, user_caller
+from invocations.models import AccessKey, Membership
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +59,11 @@ _SIGNATURE_MISMATCH = (
 )
 
 
-@dataclass(frozen=True)
-class Principal:
-    access_key_id: str
-    user_id: int
-
-
 @dataclass
 class _CachedKey:
     key: AccessKey | None
     secret: str | None
+    caller: Caller | None
     fetched_at: float
 
 
@@ -78,8 +80,24 @@ def _lookup(access_key_id: str) -> _CachedKey:
     cached = _key_cache.get(access_key_id)
     if cached is not None and now - cached.fetched_at < _KEY_CACHE_SECONDS:
         return cached
-    key = AccessKey.objects.filter(access_key_id=access_key_id, is_active=True, user__is_active=True).first()
-    entry = _CachedKey(key=key, secret=_decrypt(key.secret_encrypted) if key else None, fetched_at=now)
+    key = (
+        AccessKey.objects.select_related("user", "team")
+        .filter(access_key_id=access_key_id, is_active=True, user__is_active=True).first()
+    )  # fmt: skip
+    # A key acts for its user in its team with their role there; a user no longer in the team has
+    # no role there, and their key is refused like a deleted IAM user's.
+    role = (
+        Membership.objects.filter(team_id=key.team_id, user_id=key.user_id).values_list("role", flat=True).first()
+        if key else None
+    )  # fmt: skip
+    if key is not None and role is None and not key.user.is_superuser:
+        key = None
+    caller = (
+        user_caller(user=key.user, team=key.team, via="api", access_key_id=access_key_id, role=role or "")
+        if key else None
+    )  # fmt: skip
+    entry = _CachedKey(key=key, secret=_decrypt(key.secret_encrypted) if key else None, caller=caller,
+                       fetched_at=now)  # fmt: skip
     if len(_key_cache) > 10000:
         _key_cache.clear()
     _key_cache[access_key_id] = entry
@@ -135,7 +153,7 @@ def _check_time(amz_date: str, scope_date: str) -> None:
         )
 
 
-def authenticate(request: HttpRequest, body: bytes | None = None) -> Principal:
+def authenticate(request: HttpRequest, body: bytes | None = None) -> Caller:
     """Verify the request's SigV4 signature; return who signed it or raise an AWS auth error."""
     authorization = request.META.get("HTTP_AUTHORIZATION")
     if not authorization:
@@ -151,7 +169,7 @@ def authenticate(request: HttpRequest, body: bytes | None = None) -> Principal:
         raise IncompleteSignatureException(f"Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '{match.group('credential')}'")
     access_key_id, scope_date, region, service, _ = parts
     cached = _lookup(access_key_id)
-    if cached.key is None or cached.secret is None:
+    if cached.key is None or cached.secret is None or cached.caller is None:
         raise UnrecognizedClientException("The security token included in the request is invalid.")
     if service != SERVICE:
         raise InvalidSignatureException(f"Credential should be scoped to correct service: '{SERVICE}'. ")
@@ -172,6 +190,9 @@ def authenticate(request: HttpRequest, body: bytes | None = None) -> Principal:
     signer = SigV4Auth(Credentials(access_key_id, cached.secret), SERVICE, region)
     query = request.META.get("QUERY_STRING", "")
     data = request.body if body is None else body
+    claimed = headers.get("x-amz-content-sha256")
+    if claimed is not None and not hmac.compare_digest(claimed.lower(), hashlib.sha256(data).hexdigest()):
+        raise InvalidSignatureException(_SIGNATURE_MISMATCH)
     for path in _raw_paths(request):
         aws_request = AWSRequest(
             method=request.method,
@@ -184,7 +205,7 @@ def authenticate(request: HttpRequest, body: bytes | None = None) -> Principal:
         expected = signer.signature(signer.string_to_sign(aws_request, canonical), aws_request)
         if hmac.compare_digest(expected, match.group("signature")):
             _touch(cached.key)
-            return Principal(access_key_id=access_key_id, user_id=cached.key.user_id)
+            return cached.caller
     raise InvalidSignatureException(_SIGNATURE_MISMATCH)
 
 

@@ -9,7 +9,7 @@ from invocations.api.base import methods
 from invocations.api.views import aliases, concurrency, function_urls, functions, invoke, streaming, versions
 from invocations.api.views import workbench
 from invocations.api.views import async_status, event_invoke_config
-from invocations.api.views import triggers
+from invocations.api.views import permissions, triggers
 from invocations.api.views import event_source_mappings
 
 FN = r"(?P<function_name>[^/]+)"
@@ -41,6 +41,14 @@ urlpatterns = [
     re_path(
         rf"^2015-03-31/functions/{FN}/aliases/(?P<name>[^/]+)/?$",
         methods(GET=aliases.get_alias, PUT=aliases.update_alias, DELETE=aliases.delete_alias),
+    ),
+    re_path(
+        rf"^2015-03-31/functions/{FN}/policy/?$",
+        methods(POST=permissions.add_permission, GET=permissions.get_policy),
+    ),
+    re_path(
+        rf"^2015-03-31/functions/{FN}/policy/(?P<statement_id>[^/]+)/?$",
+        methods(DELETE=permissions.remove_permission),
     ),
     re_path(
         rf"^2017-10-31/functions/{FN}/concurrency/?$",
@@ -96,11 +104,9 @@ urlpatterns = [
     re_path(rf"^_workbench/api/functions/{FN}/invocations/?$", methods(GET=workbench.list_invocations)),
     re_path(r"^_workbench/api/invocations/(?P<request_id>[^/]+)/?$", methods(GET=workbench.get_invocation)),
     re_path(r"^_workbench/api/invocations/(?P<request_id>[^/]+)/replay/?$", methods(POST=workbench.replay)),
-    re_path(
-        rf"^_workbench/api/functions/{FN}/events/?$",
-        methods(GET=workbench.list_events, POST=workbench.create_events),
-    ),
-    re_path(rf"^_workbench/api/functions/{FN}/events/(?P<name>[^/]+)/?$", methods(GET=workbench.get_event)),
+    re_path(r"^_workbench/api/activity/?$", methods(GET=workbench.list_team_activity)),
+    re_path(rf"^_workbench/api/functions/{FN}/activity/?$", methods(GET=workbench.list_function_activity)),
+    # Saved test events are the console's: console/api_urls.py.
     # Schedules, webhook and SNS triggers (views/triggers.py): SigV4 API, and public push endpoints
     # authenticated by the token in the URL and a signature.
     re_path(

@@ -92,22 +92,29 @@ class Source(Protocol):
 
 
 def invoke_batch(mapping: EventSourceMapping, event: dict[str, Any]) -> BatchResult:
-    """Invoke the mapping's function synchronously with one batch; recorded with source "trigger"."""
-    from invocations.api.errors import TooManyRequestsException
+    """Invoke the mapping's function synchronously with one batch; recorded with source "trigger".
+
+    The mapping's account invokes: its own functions always, another team's only while that
+    function's policy lets the account in (a RemovePermission stops the mapping's batches: they
+    fail as AccessDeniedException and stay in their queue or stream).
+    """
+    from invocations.access import account_caller
+    from invocations.arns import arn_of
+    from invocations.errors import TooManyRequestsException
     from invocations.event_sources import stats
     from invocations.services.invoke import invoke
 
     request_id = str(uuid.uuid4())
     try:
         outcome = invoke(
-            function_name=mapping.function.name,
+            caller=account_caller(mapping.team),
+            function_name=arn_of(mapping.function),
             qualifier=mapping.qualifier or None,
             payload=json.dumps(event, separators=(",", ":")).encode(),
             invocation_type="RequestResponse",
             log_type=None,
             client_context=None,
             source=Invocation.Source.TRIGGER,
-            caller_id=mapping.created_by_id,
             request_id=request_id,
         )
     except TooManyRequestsException:

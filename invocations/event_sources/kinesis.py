@@ -44,7 +44,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from invocations import destinations
-from invocations.arns import LATEST, function_arn
+from invocations.arns import LATEST, arn_of
 from invocations.event_sources import filtering
 from invocations.event_sources.base import MAX_BATCH_PAYLOAD_BYTES, BatchResult, Invoker
 from invocations.models import Alias, EventSourceMapping, FunctionVersion, Invocation, StreamCheckpoint
@@ -173,7 +173,7 @@ def on_failure_record(
     record: dict[str, Any] = {
         "requestContext": {
             "requestId": result.request_id if result else "",
-            "functionArn": function_arn(mapping.function.name, mapping.qualifier or None),
+            "functionArn": arn_of(mapping.function, mapping.qualifier or None),
             "condition": condition,
             "approximateInvokeCount": invoke_count,
         },

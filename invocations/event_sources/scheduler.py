@@ -26,9 +26,10 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from invocations.api.errors import AwsError
+from invocations.errors import AwsError
 from invocations.event_sources import schedules, stats
 from invocations.models import Trigger
+from invocations.services.triggers import invoke_event, rule_arn
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +38,13 @@ _stop = threading.Event()
 _thread: threading.Thread | None = None
 
 
-def rule_arn(trigger: Trigger) -> str:
-    return f"arn:aws:events:{settings.LAMBDA_REGION}:{settings.LAMBDA_ACCOUNT_ID}:rule/{trigger.name}"
-
-
 def scheduled_event(trigger: Trigger, fire_time: datetime) -> dict[str, Any]:
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
         "detail-type": "Scheduled Event",
         "source": "aws.events",
-        "account": settings.LAMBDA_ACCOUNT_ID,
+        "account": trigger.function.team.account_id,
         "time": fire_time.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": settings.LAMBDA_REGION,
         "resources": [rule_arn(trigger)],
@@ -60,7 +57,7 @@ def fire_due(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     due = (
         Trigger.objects.filter(kind=Trigger.Kind.SCHEDULE, enabled=True, next_run_at__lte=now)
-        .select_related("function")
+        .select_related("function__team")
         .order_by("next_run_at")[:BATCH]
     )
     return sum(1 for trigger in list(due) if fire(trigger, now=now))
@@ -80,8 +77,6 @@ def fire(trigger: Trigger, *, now: datetime) -> bool:
     payload: dict[str, Any] | bytes = (
         trigger.payload.encode() if trigger.payload.strip() else scheduled_event(trigger, fire_time)
     )
-    from invocations.services.triggers import invoke_event
-
     claimed = Trigger.objects.filter(pk=trigger.pk, enabled=True, next_run_at=fire_time).update(
         next_run_at=following, last_run_at=now
     )

@@ -188,7 +188,7 @@ class Supervisor:
 
     def _desired(self) -> dict[str, tuple[str, str]]:
         desired: dict[str, tuple[str, str]] = {}
-        rows = EventSourceMapping.objects.select_related("function").filter(
+        rows = EventSourceMapping.objects.select_related("function__team", "team").filter(
             enabled=True, state__in=(STATE.ENABLED, STATE.ENABLING, STATE.CREATING, STATE.UPDATING)
         )
         seen = set()
@@ -241,7 +241,7 @@ class Supervisor:
         try:
             while not poller.stop.is_set() and not self._stop.is_set():
                 mapping = (
-                    EventSourceMapping.objects.select_related("function").filter(uuid=poller.mapping_uuid).first()
+                    EventSourceMapping.objects.select_related("function__team", "team").filter(uuid=poller.mapping_uuid).first()
                 )
                 if mapping is None or not mapping.enabled or mapping.state in (STATE.DELETING, STATE.DISABLING):
                     break

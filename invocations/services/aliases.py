@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     PreconditionFailedException,
@@ -15,9 +15,11 @@ from invocations.api.errors import (
     ValidationException,
     function_not_found,
 )
-from invocations.arns import function_arn, validation_message
-from invocations.models import LATEST, Alias, Function, FunctionVersion, new_revision_id
-from invocations.selectors import get_alias, get_function
+from invocations import activity
+from invocations.access import Caller, find_function
+from invocations.arns import FunctionRef, arn_of, validation_message
+from invocations.models import LATEST, Alias, Function, FunctionVersion, PolicyStatement, new_revision_id
+from invocations.selectors import alias_of
 
 ALIAS_PATTERN = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
 VERSION_PATTERN = r"(\$LATEST|[0-9]+)"
@@ -98,17 +100,23 @@ def _check_routing(function: Function, primary: str, weights: dict[str, float]) 
             f"Invalid function version {extra}. Function version {extra} is already included in routing configuration."
         )
     if not FunctionVersion.objects.filter(function=function, version=extra).exists():
-        raise function_not_found(function_arn(function.name, extra))
+        raise function_not_found(arn_of(function, extra))
 
 
 def _require_version(function: Function, version: str) -> None:
     if not FunctionVersion.objects.filter(function=function, version=version).exists():
-        raise function_not_found(function_arn(function.name, version))
+        raise function_not_found(arn_of(function, version))
+
+
+def get_alias(*, caller: Caller, ref: FunctionRef, name: str) -> Alias:
+    function = find_function(caller, FunctionRef(ref.name, name, ref.account), "lambda:GetAlias")
+    return alias_of(function, name)
 
 
 def create_alias(
     *,
-    function_name: str,
+    caller: Caller,
+    ref: FunctionRef,
     name: Any,
     function_version: Any,
     description: Any = "",
@@ -121,28 +129,32 @@ def create_alias(
     weights = _weights(routing_config, errors)
     if errors:
         raise ValidationException(validation_message(errors))
-    function = get_function(function_name)
+    function = find_function(caller, ref, "lambda:CreateAlias", qualified=False)
     _require_version(function, function_version)
     _check_routing(function, function_version, weights)
-    conflict = ResourceConflictException(f"Alias already exists: {function_arn(function.name, name)}")
+    conflict = ResourceConflictException(f"Alias already exists: {arn_of(function, name)}")
     if Alias.objects.filter(function=function, name=name).exists():
         raise conflict
     try:
         with transaction.atomic():
-            return Alias.objects.create(
+            alias = Alias.objects.create(
                 function=function,
                 name=name,
                 function_version=function_version,
                 description=description or "",
                 routing_config={"AdditionalVersionWeights": weights} if weights else {},
             )
+            activity.record(caller=caller, action="lambda:CreateAlias", function=function, qualifier=name,
+                            changes={"function_version": function_version, "weights": weights})  # fmt: skip
+            return alias
     except IntegrityError:
         raise conflict from None
 
 
 def update_alias(
     *,
-    function_name: str,
+    caller: Caller,
+    ref: FunctionRef,
     name: str,
     function_version: Any = _UNSET,
     description: Any = _UNSET,
@@ -157,11 +169,12 @@ def update_alias(
     weights = _weights(routing_config, errors) if routing_config is not _UNSET else None
     if errors:
         raise ValidationException(validation_message(errors))
-    get_alias(function_name, name)  # 404 with AWS's message before anything else
+    function = find_function(caller, FunctionRef(ref.name, name, ref.account), "lambda:UpdateAlias")
+    alias_of(function, name)  # 404 with AWS's message before anything else
     with transaction.atomic():
-        alias = Alias.objects.select_for_update().select_related("function").get(
-            function__name=function_name, name=name
-        )
+        alias = Alias.objects.select_for_update().select_related("function__team").get(function=function, name=name)
+        before = {"function_version": alias.function_version, "description": alias.description,
+                  "routing_config": alias.routing_config}  # fmt: skip
         if revision_id and revision_id != alias.revision_id:
             raise PreconditionFailedException(
                 "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
@@ -178,10 +191,19 @@ def update_alias(
         _check_routing(alias.function, alias.function_version, current)
         alias.revision_id = new_revision_id()
         alias.save()
+        after = {"function_version": alias.function_version, "description": alias.description,
+                 "routing_config": alias.routing_config}  # fmt: skip
+        activity.record(caller=caller, action="lambda:UpdateAlias", function=function, qualifier=name,
+                        changes=activity.diff(before, after))  # fmt: skip
     return alias
 
 
-def delete_alias(*, function_name: str, name: str) -> None:
-    """DeleteAlias answers 204 even when the alias does not exist (the function must)."""
-    function = get_function(function_name)
-    Alias.objects.filter(function=function, name=name).delete()
+def delete_alias(*, caller: Caller, ref: FunctionRef, name: str) -> None:
+    """DeleteAlias answers 204 even when the alias does not exist (the function must). The alias's
+    policy goes with it."""
+    function = find_function(caller, FunctionRef(ref.name, name, ref.account), "lambda:DeleteAlias")
+    with transaction.atomic():
+        deleted, _ = Alias.objects.filter(function=function, name=name).delete()
+        if deleted:
+            PolicyStatement.objects.filter(function=function, qualifier=name).delete()
+            activity.record(caller=caller, action="lambda:DeleteAlias", function=function, qualifier=name)

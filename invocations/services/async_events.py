@@ -49,6 +49,7 @@ from invocations.models import (
     FunctionVersion,
     Invocation,
     InvocationAttempt,
+    Team,
 )
 from invocations.retry_policy import Condition, Outcome
 from invocations.services import event_invoke_config
@@ -298,6 +299,15 @@ def run_queued_invocation(*, invocation_id: int) -> None:
     _finish(invocation, attempt, decision.condition, config, history, version)
 
 
+def _function_arn(invocation: Invocation, qualifier: str | None) -> str:
+    """The event's function ARN, in its team's account (the platform's own when it was deleted)."""
+    account = (
+        Team.objects.filter(functions__id=invocation.function_id).values_list("account_id", flat=True).first()
+        if invocation.function_id else None
+    )  # fmt: skip
+    return function_arn(invocation.function_name, qualifier, account=account or settings.LAMBDA_ACCOUNT_ID)
+
+
 def _run_attempt(invocation: Invocation, attempt: InvocationAttempt, version: FunctionVersion | None) -> Outcome | None:
     """Run the function once; set the result on the event and the attempt (unsaved); say what happened.
 
@@ -309,7 +319,7 @@ def _run_attempt(invocation: Invocation, attempt: InvocationAttempt, version: Fu
     if version is None:
         invocation.status = Invocation.Status.FAILED
         invocation.error_type = attempt.error_type = "ResourceNotFoundException"
-        invocation.response = f"Function not found: {function_arn(invocation.function_name, invocation.qualifier or None)}"
+        invocation.response = f"Function not found: {_function_arn(invocation, invocation.qualifier or None)}"
         attempt.outcome, outcome = Attempt.FAILED, None
     elif version.function.reserved_concurrency == 0:
         invocation.status = Invocation.Status.THROTTLED
@@ -320,7 +330,9 @@ def _run_attempt(invocation: Invocation, attempt: InvocationAttempt, version: Fu
         request = InvokeRequest(
             request_id=invocation.request_id,
             payload=invocation.payload.encode("utf-8"),
-            invoked_function_arn=function_arn(invocation.function_name, invocation.qualifier or None),
+            invoked_function_arn=function_arn(
+                invocation.function_name, invocation.qualifier or None, account=version.function.team.account_id
+            ),
         )
         try:
             result = get_pool().invoke(
@@ -383,7 +395,7 @@ def invocation_record(
         "timestamp": _timestamp(now or timezone.now()),
         "requestContext": {
             "requestId": invocation.request_id,
-            "functionArn": function_arn(invocation.function_name, invocation.qualifier or LATEST),
+            "functionArn": _function_arn(invocation, invocation.qualifier or LATEST),
             "condition": condition,
             "approximateInvokeCount": len(history),
         },
@@ -522,11 +534,10 @@ def _send(delivery: DestinationDelivery) -> None:
             error_message=message["ErrorMessage"],
         )
         return
-    invocation = delivery.invocation
     destinations.send_record(
         destination=delivery.destination,
         record=message,
-        function_arn=function_arn(invocation.function_name, invocation.qualifier or LATEST),
+        function_arn=message["requestContext"]["functionArn"],
         success=delivery.kind == DestinationDelivery.Kind.ON_SUCCESS,
     )
 

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
-from invocations.api.errors import InvalidParameterValueException, RequestEntityTooLargeException
+from invocations.errors import InvalidParameterValueException, RequestEntityTooLargeException
 
 MAX_ZIPPED_BYTES = 52_428_800
 MAX_UNZIPPED_BYTES = 262_144_000

@@ -17,13 +17,20 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from invocations import destinations, retry_policy
-from invocations.api.errors import InvalidParameterValueException, ResourceNotFoundException, ValidationException
-from invocations.arns import function_arn, parse_function_name, validation_message
+from invocations import activity, destinations, retry_policy
+from invocations.access import Caller, find_function
+from invocations.arns import FunctionRef, arn_of, parse_function_name, validation_message
+from invocations.errors import (
+    AccessDeniedException,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    ValidationException,
+)
 from invocations.models import LATEST, EventInvokeConfig, Function
-from invocations.selectors import Page, get_function_version, paginate
+from invocations.selectors import Page, function_version, paginate, version_of
 
 MAX_RETRY_ATTEMPTS: Final = 2
 MIN_EVENT_AGE: Final = 60
@@ -87,7 +94,9 @@ def _config_text(on_success: str, on_failure: str) -> str:
     return f"DestinationConfig(onSuccess={success}, onFailure={failure})"
 
 
-def _check_destinations(function: Function, on_success: str, on_failure: str) -> None:
+def _check_destinations(caller: Caller, function: Function, on_success: str, on_failure: str) -> None:
+    """Each destination must be deliverable; a function destination must be one the caller may
+    invoke — their own team's by role, another team's only where its policy allows."""
     for destination in (on_success, on_failure):
         if not destination:
             continue
@@ -101,18 +110,20 @@ def _check_destinations(function: Function, on_success: str, on_failure: str) ->
                 ref = parse_function_name(destination)
             except Exception:
                 raise InvalidParameterValueException(f"The destination ARN {destination} is invalid.") from None
-            if ref.name == function.name:
+            if ref.name == function.name and ref.account in (None, function.team.account_id):
                 raise InvalidParameterValueException("You can't specify the function as a destination for itself.")
             try:
-                get_function_version(ref.name, ref.qualifier)
+                function_version(caller=caller, ref=ref, action="lambda:InvokeFunction")
             except ResourceNotFoundException:
                 raise InvalidParameterValueException(f"The destination ARN {destination} is invalid.") from None
+            except AccessDeniedException as denied:
+                raise AccessDeniedException(f"{denied.message} (destination {destination})") from None
 
 
-def _qualified(name: str, qualifier: str | None) -> tuple[Function, str]:
+def _qualified(caller: Caller, ref: FunctionRef, action: str) -> tuple[Function, str]:
     """The function and the qualifier a config is stored under; 404 when either does not exist."""
-    version = get_function_version(name, qualifier)
-    return version.function, qualifier or LATEST
+    version = version_of(find_function(caller, ref, action), ref.qualifier)
+    return version.function, ref.qualifier or LATEST
 
 
 def _apply(config: EventInvokeConfig, given: ConfigInput, *, replace: bool) -> None:
@@ -143,43 +154,61 @@ def _apply(config: EventInvokeConfig, given: ConfigInput, *, replace: bool) -> N
         config.on_failure_destination = on_failure or ""
 
 
-def _not_configured(name: str, qualifier: str) -> ResourceNotFoundException:
-    return ResourceNotFoundException(f"The function {function_arn(name, qualifier)} doesn't have an EventInvokeConfig")
+def _not_configured(function: Function, qualifier: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(f"The function {arn_of(function, qualifier)} doesn't have an EventInvokeConfig")
+
+
+_LOGGED = ("maximum_retry_attempts", "maximum_event_age_in_seconds", "on_success_destination", "on_failure_destination")
 
 
 def put_function_event_invoke_config(
-    *, name: str, qualifier: str | None, given: ConfigInput, merge: bool = False
+    *, caller: Caller, ref: FunctionRef, given: ConfigInput, merge: bool = False
 ) -> EventInvokeConfig:
     """Put (replace everything) or, with ``merge``, Update (change only the given members)."""
-    function, stored_qualifier = _qualified(name, qualifier)
+    action = "lambda:UpdateFunctionEventInvokeConfig" if merge else "lambda:PutFunctionEventInvokeConfig"
+    function, stored_qualifier = _qualified(caller, ref, action)
     if given.is_empty():
         raise InvalidParameterValueException("You must specify at least one of error handling or destination setting.")
     config = EventInvokeConfig.objects.filter(function=function, qualifier=stored_qualifier).first()
     if merge and config is None:
-        raise _not_configured(name, stored_qualifier)
+        raise _not_configured(function, stored_qualifier)
     config = config or EventInvokeConfig(function=function, qualifier=stored_qualifier)
+    before = {name: getattr(config, name) for name in _LOGGED} if config.pk else {}
     _apply(config, given, replace=not merge)
-    _check_destinations(function, config.on_success_destination, config.on_failure_destination)
+    _check_destinations(caller, function, config.on_success_destination, config.on_failure_destination)
     config.last_modified = timezone.now()
-    config.save()
+    with transaction.atomic():
+        config.save()
+        activity.record(caller=caller, action=action, function=function, qualifier=stored_qualifier,
+                        changes=activity.diff(before, {name: getattr(config, name) for name in _LOGGED}))  # fmt: skip
     return config
 
 
-def get_function_event_invoke_config(*, name: str, qualifier: str | None) -> EventInvokeConfig:
-    function, stored_qualifier = _qualified(name, qualifier)
-    config = EventInvokeConfig.objects.filter(function=function, qualifier=stored_qualifier).first()
+def get_function_event_invoke_config(
+    *, caller: Caller, ref: FunctionRef, action: str = "lambda:GetFunctionEventInvokeConfig"
+) -> EventInvokeConfig:
+    function, stored_qualifier = _qualified(caller, ref, action)
+    config = EventInvokeConfig.objects.select_related("function__team").filter(
+        function=function, qualifier=stored_qualifier
+    ).first()
     if config is None:
-        raise _not_configured(name, stored_qualifier)
+        raise _not_configured(function, stored_qualifier)
     return config
 
 
-def delete_function_event_invoke_config(*, name: str, qualifier: str | None) -> None:
-    get_function_event_invoke_config(name=name, qualifier=qualifier).delete()
+def delete_function_event_invoke_config(*, caller: Caller, ref: FunctionRef) -> None:
+    config = get_function_event_invoke_config(caller=caller, ref=ref, action="lambda:DeleteFunctionEventInvokeConfig")
+    with transaction.atomic():
+        config.delete()
+        activity.record(caller=caller, action="lambda:DeleteFunctionEventInvokeConfig", function=config.function,
+                        qualifier=config.qualifier)  # fmt: skip
 
 
-def list_function_event_invoke_configs(*, name: str, marker: str | None, max_items: int) -> Page[EventInvokeConfig]:
-    function = get_function_version(name).function
-    rows = list(EventInvokeConfig.objects.select_related("function").filter(function=function).order_by("qualifier"))
+def list_function_event_invoke_configs(
+    *, caller: Caller, ref: FunctionRef, marker: str | None, max_items: int
+) -> Page[EventInvokeConfig]:
+    function = find_function(caller, ref, "lambda:ListFunctionEventInvokeConfigs", qualified=False)
+    rows = list(EventInvokeConfig.objects.select_related("function__team").filter(function=function).order_by("qualifier"))
     return paginate(rows, marker=marker, max_items=max_items)
 
 
@@ -187,7 +216,7 @@ def to_output(config: EventInvokeConfig) -> dict[str, Any]:
     """The FunctionEventInvokeConfig shape: epoch LastModified, qualified FunctionArn, {} destinations."""
     output: dict[str, Any] = {
         "LastModified": round(config.last_modified.timestamp(), 3),
-        "FunctionArn": function_arn(config.function.name, config.qualifier),
+        "FunctionArn": arn_of(config.function, config.qualifier),
     }
     if config.maximum_retry_attempts is not None:
         output["MaximumRetryAttempts"] = config.maximum_retry_attempts

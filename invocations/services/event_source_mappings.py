@@ -34,18 +34,19 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from invocations import destinations
-from invocations.api.errors import (
+from invocations import activity, destinations
+from invocations.access import Caller, check, check_account
+from invocations.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
     ResourceInUseException,
     ResourceNotFoundException,
     ValidationException,
 )
-from invocations.arns import function_arn, validation_message
+from invocations.arns import arn_of, validation_message
 from invocations.event_sources.filtering import FilterError, parse_criteria
 from invocations.models import EventSourceMapping, Function
-from invocations.selectors import Page, get_function_version, paginate, parse_control_function_name
+from invocations.selectors import Page, function_version, paginate, parse_control_function_name
 
 SQS: Final = "sqs"
 KINESIS: Final = "kinesis"
@@ -129,15 +130,16 @@ class Source:
     fifo: bool = False
 
 
-def parse_source(arn: Any, body: dict[str, Any]) -> Source:
-    """The source kind (and RabbitMQ broker URL) an EventSourceArn names."""
+def parse_source(arn: Any, body: dict[str, Any], *, account: str) -> Source:
+    """The source kind (and RabbitMQ broker URL) an EventSourceArn names (``account``: whose mapping
+    it is, for the ARN derived from a broker URL)."""
     if not isinstance(arn, str) or not arn:
         raise _validation(arn if arn is not None else "null", "eventSourceArn", "Member must not be null")
     if arn.startswith(("amqp://", "amqps://")):
         parts = urlsplit(arn)
         digest = hashlib.sha256(arn.encode()).hexdigest()[:12]
         derived = (
-            f"arn:aws:mq:{settings.LAMBDA_REGION}:{settings.LAMBDA_ACCOUNT_ID}:broker:"
+            f"arn:aws:mq:{settings.LAMBDA_REGION}:{account}:broker:"
             f"{parts.hostname or 'localhost'}:b-{digest}"
         )
         return Source(kind=RABBITMQ, arn=derived, url=arn)
@@ -206,7 +208,7 @@ def _response_types(value: Any) -> list[str]:
     return list(value)
 
 
-def _destination_config(kind: str, value: Any, function: Function) -> dict[str, Any]:
+def _destination_config(caller: Caller, kind: str, value: Any) -> dict[str, Any]:
     if value is None or value == {}:
         return {}
     if kind not in STREAM_KINDS:
@@ -220,6 +222,9 @@ def _destination_config(kind: str, value: Any, function: Function) -> dict[str, 
         return {}
     if not isinstance(destination, str) or destinations.parse(destination).kind is None:
         raise InvalidParameterValueException(f"The provided destination config DestinationConfig(onSuccess=null, onFailure=OnFailure(destination={destination})) is invalid.")
+    if destinations.parse(destination).kind == destinations.LAMBDA:
+        # A function destination must be one the mapping's creator may invoke.
+        _resolve_function(caller, destination)
     return {"OnFailure": {"Destination": destination}}
 
 
@@ -239,15 +244,17 @@ def _scaling_config(kind: str, value: Any) -> dict[str, Any]:
 # --- applying a request ---------------------------------------------------------------------------
 
 
-def _resolve_function(value: Any) -> tuple[Function, str]:
+def _resolve_function(caller: Caller, value: Any) -> tuple[Function, str]:
+    """The function a mapping names: one its creator may invoke — of their own team by role, of
+    another team only where its policy lets the creator's account invoke it."""
     if not isinstance(value, str) or not value:
         raise _validation(value if value is not None else "null", "functionName", "Member must not be null")
     ref = parse_control_function_name(value)
-    version = get_function_version(ref.name, ref.qualifier)
+    version = function_version(caller=caller, ref=ref, action="lambda:InvokeFunction")
     return version.function, ref.qualifier or ""
 
 
-def _apply(mapping: EventSourceMapping, body: dict[str, Any], *, creating: bool) -> None:
+def _apply(caller: Caller, mapping: EventSourceMapping, body: dict[str, Any], *, creating: bool) -> None:
     """Validate the members present in ``body`` and set them on ``mapping`` (Create: defaults too)."""
     kind = mapping.source_kind
     for member in _UNSUPPORTED:
@@ -319,7 +326,7 @@ def _apply(mapping: EventSourceMapping, body: dict[str, Any], *, creating: bool)
             mapping.parallelization_factor = factor
         _int(body, "TumblingWindowInSeconds", 0, 900)
     if "DestinationConfig" in body:
-        mapping.destination_config = _destination_config(kind, body["DestinationConfig"], mapping.function)
+        mapping.destination_config = _destination_config(caller, kind, body["DestinationConfig"])
     if "ScalingConfig" in body:
         mapping.scaling_config = _scaling_config(kind, body["ScalingConfig"])
     if kind == RABBITMQ:
@@ -350,7 +357,7 @@ def _duplicate(mapping: EventSourceMapping) -> None:
     )
     if existing is None:
         return
-    fn = function_arn(mapping.function.name, mapping.qualifier or None)
+    fn = arn_of(mapping.function, mapping.qualifier or None)
     if mapping.source_kind == SQS:
         message = (
             f'An event source mapping with SQS arn (" {mapping.event_source_arn} ") and function (" {fn} ") '
@@ -367,12 +374,23 @@ def _duplicate(mapping: EventSourceMapping) -> None:
 # --- the operations --------------------------------------------------------------------------------
 
 
-def create_event_source_mapping(*, body: dict[str, Any], created_by_id: int | None) -> EventSourceMapping:
-    source = parse_source(body.get("EventSourceArn"), body)
-    function, qualifier = _resolve_function(body.get("FunctionName"))
+_LOGGED = ("function_id", "qualifier", "enabled", "batch_size", "maximum_batching_window_in_seconds",
+           "filter_criteria", "function_response_types", "destination_config", "scaling_config")  # fmt: skip
+
+
+def _logged(mapping: EventSourceMapping) -> dict[str, Any]:
+    return {name: getattr(mapping, name) for name in _LOGGED}
+
+
+def create_event_source_mapping(*, caller: Caller, body: dict[str, Any]) -> EventSourceMapping:
+    """CreateEventSourceMapping in the caller's account."""
+    check_account(caller, "lambda:CreateEventSourceMapping")
+    source = parse_source(body.get("EventSourceArn"), body, account=caller.account_id)
+    function, qualifier = _resolve_function(caller, body.get("FunctionName"))
     enabled = _bool(body, "Enabled")
     mapping = EventSourceMapping(
         uuid=str(uuid.uuid4()),
+        team_id=caller.team_id,
         function=function,
         qualifier=qualifier,
         source_kind=source.kind,
@@ -381,16 +399,23 @@ def create_event_source_mapping(*, body: dict[str, Any], created_by_id: int | No
         enabled=True if enabled is None else enabled,
         state=STATE.CREATING,
         state_transition_reason=_reason(source.kind),
-        created_by_id=created_by_id,
+        created_by_id=caller.user_id,
         last_modified=timezone.now(),
     )
-    _apply(mapping, body, creating=True)
+    _apply(caller, mapping, body, creating=True)
     if source.kind == RABBITMQ and "SourceAccessConfigurations" in body:
         mapping.source_access_configurations = _access_configurations(body["SourceAccessConfigurations"])
     with transaction.atomic():
         _duplicate(mapping)
         mapping.save(force_insert=True)
+        _record(caller, "lambda:CreateEventSourceMapping", mapping, {"event_source_arn": mapping.event_source_arn,
+                                                                      **_logged(mapping)})  # fmt: skip
     return mapping
+
+
+def _record(caller: Caller, action: str, mapping: EventSourceMapping, changes: dict[str, Any]) -> None:
+    activity.record(caller=caller, action=action, team=mapping.team, function=mapping.function,
+                    resource=mapping_arn(mapping), changes=changes)  # fmt: skip
 
 
 def _reason(kind: str) -> str:
@@ -401,22 +426,31 @@ def _not_found(mapping_uuid: str) -> ResourceNotFoundException:
     return ResourceNotFoundException("The resource you requested does not exist.")
 
 
-def get_event_source_mapping(*, mapping_uuid: str) -> EventSourceMapping:
-    mapping = EventSourceMapping.objects.select_related("function").filter(uuid=mapping_uuid).first()
+def get_event_source_mapping(
+    *, caller: Caller, mapping_uuid: str, action: str = "lambda:GetEventSourceMapping"
+) -> EventSourceMapping:
+    """A mapping of the caller's account; another account's is a 403 (mappings have no policy)."""
+    mapping = (
+        EventSourceMapping.objects.select_related("function__team", "team").filter(uuid=mapping_uuid).first()
+    )  # fmt: skip
     if mapping is None:
         raise _not_found(mapping_uuid)
+    check(caller, action, resource_account=mapping.team.account_id, resource=mapping_arn(mapping))
     return mapping
 
 
-def update_event_source_mapping(*, mapping_uuid: str, body: dict[str, Any]) -> EventSourceMapping:
+def update_event_source_mapping(*, caller: Caller, mapping_uuid: str, body: dict[str, Any]) -> EventSourceMapping:
     with transaction.atomic():
-        mapping = get_event_source_mapping(mapping_uuid=mapping_uuid)
+        mapping = get_event_source_mapping(
+            caller=caller, mapping_uuid=mapping_uuid, action="lambda:UpdateEventSourceMapping"
+        )
+        before = _logged(mapping)
         if mapping.state == STATE.DELETING:
             raise ResourceInUseException(f"Cannot update the event source mapping because it is in use. (UUID {mapping_uuid})")
         if body.get("FunctionName") is not None:
-            mapping.function, mapping.qualifier = _resolve_function(body["FunctionName"])
+            mapping.function, mapping.qualifier = _resolve_function(caller, body["FunctionName"])
             _duplicate(mapping)
-        _apply(mapping, body, creating=False)
+        _apply(caller, mapping, body, creating=False)
         enabled = _bool(body, "Enabled")
         if enabled is not None and enabled != mapping.enabled:
             mapping.enabled = enabled
@@ -426,30 +460,36 @@ def update_event_source_mapping(*, mapping_uuid: str, body: dict[str, Any]) -> E
         mapping.state_transition_reason = _reason(mapping.source_kind)
         mapping.last_modified = timezone.now()
         mapping.save()
+        _record(caller, "lambda:UpdateEventSourceMapping", mapping, activity.diff(before, _logged(mapping)))
     return mapping
 
 
-def delete_event_source_mapping(*, mapping_uuid: str) -> EventSourceMapping:
+def delete_event_source_mapping(*, caller: Caller, mapping_uuid: str) -> EventSourceMapping:
     with transaction.atomic():
-        mapping = get_event_source_mapping(mapping_uuid=mapping_uuid)
+        mapping = get_event_source_mapping(
+            caller=caller, mapping_uuid=mapping_uuid, action="lambda:DeleteEventSourceMapping"
+        )
         mapping.state = STATE.DELETING
         mapping.state_transition_reason = _reason(mapping.source_kind)
         mapping.last_modified = timezone.now()
         EventSourceMapping.objects.filter(pk=mapping.pk).update(
             state=mapping.state, state_transition_reason=mapping.state_transition_reason, last_modified=mapping.last_modified
         )
+        _record(caller, "lambda:DeleteEventSourceMapping", mapping, {"event_source_arn": mapping.event_source_arn})
     return mapping
 
 
 def list_event_source_mappings(
-    *, event_source_arn: str | None, function_name: str | None, marker: str | None, max_items: int
+    *, caller: Caller, event_source_arn: str | None, function_name: str | None, marker: str | None, max_items: int
 ) -> Page[EventSourceMapping]:
-    rows = EventSourceMapping.objects.select_related("function").order_by("id")
+    """The mappings of the caller's account."""
+    check_account(caller, "lambda:ListEventSourceMappings")
+    rows = EventSourceMapping.objects.select_related("function__team", "team").filter(team_id=caller.team_id).order_by("id")
     if event_source_arn:
         rows = rows.filter(event_source_arn=event_source_arn)
     if function_name:
         ref = parse_control_function_name(function_name)
-        rows = rows.filter(function__name=ref.name)
+        rows = rows.filter(function__name=ref.name, function__team__account_id=ref.account or caller.account_id)
         if ref.qualifier is not None:
             rows = rows.filter(qualifier=ref.qualifier)
     return paginate(list(rows), marker=marker, max_items=max_items)
@@ -459,7 +499,7 @@ def list_event_source_mappings(
 
 
 def mapping_arn(mapping: EventSourceMapping) -> str:
-    return f"arn:aws:lambda:{settings.LAMBDA_REGION}:{settings.LAMBDA_ACCOUNT_ID}:event-source-mapping:{mapping.uuid}"
+    return f"arn:aws:lambda:{settings.LAMBDA_REGION}:{mapping.team.account_id}:event-source-mapping:{mapping.uuid}"
 
 
 def to_output(mapping: EventSourceMapping) -> dict[str, Any]:
@@ -469,7 +509,7 @@ def to_output(mapping: EventSourceMapping) -> dict[str, Any]:
         "BatchSize": mapping.batch_size,
         "MaximumBatchingWindowInSeconds": mapping.maximum_batching_window_in_seconds,
         "EventSourceArn": mapping.event_source_arn,
-        "FunctionArn": function_arn(mapping.function.name, mapping.qualifier or None),
+        "FunctionArn": arn_of(mapping.function, mapping.qualifier or None),
         "LastModified": mapping.last_modified.timestamp(),
         "State": mapping.state,
         "StateTransitionReason": mapping.state_transition_reason,

@@ -19,16 +19,18 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     ResourceConflictException,
     ResourceNotFoundException,
     ValidationException,
     function_not_found,
 )
-from invocations.arns import function_arn, validation_message
+from invocations import activity
+from invocations.access import Caller, find_function
+from invocations.arns import arn_of, aws_timestamp, validation_message
 from invocations.models import Alias, Function, FunctionUrlConfig
-from invocations.selectors import get_function, paginate, parse_control_function_name, Page
+from invocations.selectors import paginate, parse_control_function_name, Page
 from invocations.urls_function.routing import host_form_url, path_form_url, split_host
 
 AUTH_TYPES: Final = ("AWS_IAM", "NONE")
@@ -49,16 +51,18 @@ def new_url_id() -> str:
 # --- validation ------------------------------------------------------------------------------------
 
 
-def _function_and_qualifier(function_name: str, qualifier: str | None) -> tuple[Function, str]:
+def _function_and_qualifier(
+    caller: Caller, function_name: str, qualifier: str | None, action: str
+) -> tuple[Function, str]:
     """The function and the URL's qualifier ("" = unqualified); only alias names qualify a URL."""
     ref = parse_control_function_name(function_name, qualifier=qualifier)
     if ref.qualifier is not None and not _URL_QUALIFIER_RE.match(ref.qualifier):
         raise ValidationException(validation_message(
             [(ref.qualifier, "qualifier", f"Member must satisfy regular expression pattern: {URL_QUALIFIER_PATTERN}")]
         ))
-    function = get_function(ref.name)
+    function = find_function(caller, ref, action)
     if ref.qualifier and not Alias.objects.filter(function=function, name=ref.qualifier).exists():
-        raise function_not_found(function_arn(ref.name, ref.qualifier))
+        raise function_not_found(arn_of(function, ref.qualifier))
     return function, ref.qualifier or ""
 
 
@@ -148,24 +152,18 @@ def links(config: FunctionUrlConfig, *, request_host: str) -> UrlLinks:
     return UrlLinks(function_url=url, path_url=path_url, curl=curl)
 
 
-def _timestamp(value: Any) -> str:
-    from invocations.api.shapes import aws_timestamp
-
-    return aws_timestamp(value)
-
-
 def render(config: FunctionUrlConfig, *, request_host: str | None, last_modified: bool = True) -> dict[str, Any]:
     """FunctionUrlConfig as Create (without LastModifiedTime), Get, Update and List return it."""
     data: dict[str, Any] = {
         "FunctionUrl": function_url(config, request_host=request_host),
-        "FunctionArn": function_arn(config.function.name, config.qualifier or None),
+        "FunctionArn": arn_of(config.function, config.qualifier or None),
         "AuthType": config.auth_type,
     }
     if config.cors:
         data["Cors"] = config.cors
-    data["CreationTime"] = _timestamp(config.creation_time)
+    data["CreationTime"] = aws_timestamp(config.creation_time)
     if last_modified:
-        data["LastModifiedTime"] = _timestamp(config.last_modified_time)
+        data["LastModifiedTime"] = aws_timestamp(config.last_modified_time)
     data["InvokeMode"] = config.invoke_mode
     return data
 
@@ -174,13 +172,16 @@ def render(config: FunctionUrlConfig, *, request_host: str | None, last_modified
 
 
 def create_function_url_config(
-    *, function_name: str, qualifier: str | None, auth_type: Any, cors: Any = None, invoke_mode: Any = None
-) -> FunctionUrlConfig:
-    function, url_qualifier = _function_and_qualifier(function_name, qualifier)
+    *, caller: Caller, function_name: str, qualifier: str | None, auth_type: Any, cors: Any = None,
+    invoke_mode: Any = None,
+) -> FunctionUrlConfig:  # fmt: skip
+    """CreateFunctionUrlConfig. A ``NONE`` URL answers only once the function's policy allows the
+    public in (AddPermission, or the console's two statements), as on AWS since October 2025."""
+    function, url_qualifier = _function_and_qualifier(caller, function_name, qualifier, "lambda:CreateFunctionUrlConfig")
     auth = _enum(auth_type, "authType", AUTH_TYPES)
     mode = _enum(invoke_mode or "BUFFERED", "invokeMode", INVOKE_MODES)
     cleaned = clean_cors(cors)
-    arn = function_arn(function.name, url_qualifier or None)
+    arn = arn_of(function, url_qualifier or None)
     conflict = ResourceConflictException(
         f"Failed to create function url config for [functionArn = {arn}]. Error message:  "
         "FunctionUrlConfig exists for this Lambda function"
@@ -190,17 +191,23 @@ def create_function_url_config(
     now = timezone.now()
     try:
         with transaction.atomic():
-            return FunctionUrlConfig.objects.create(
+            config = FunctionUrlConfig.objects.create(
                 function=function, qualifier=url_qualifier, url_id=new_url_id(), auth_type=auth, cors=cleaned,
                 invoke_mode=mode, creation_time=now, last_modified_time=now,
             )  # fmt: skip
+            activity.record(caller=caller, action="lambda:CreateFunctionUrlConfig", function=function,
+                            qualifier=url_qualifier or None,
+                            changes={"auth_type": auth, "invoke_mode": mode, "cors": cleaned})  # fmt: skip
+            return config
     except IntegrityError:
         raise conflict from None
 
 
-def get_url_config(*, function_name: str, qualifier: str | None) -> FunctionUrlConfig:
-    function, url_qualifier = _function_and_qualifier(function_name, qualifier)
-    config = FunctionUrlConfig.objects.select_related("function").filter(
+def get_url_config(
+    *, caller: Caller, function_name: str, qualifier: str | None, action: str = "lambda:GetFunctionUrlConfig"
+) -> FunctionUrlConfig:
+    function, url_qualifier = _function_and_qualifier(caller, function_name, qualifier, action)
+    config = FunctionUrlConfig.objects.select_related("function__team").filter(
         function=function, qualifier=url_qualifier
     ).first()
     if config is None:
@@ -209,10 +216,13 @@ def get_url_config(*, function_name: str, qualifier: str | None) -> FunctionUrlC
 
 
 def update_function_url_config(
-    *, function_name: str, qualifier: str | None, auth_type: Any = None, cors: Any = None, invoke_mode: Any = None
-) -> FunctionUrlConfig:
+    *, caller: Caller, function_name: str, qualifier: str | None, auth_type: Any = None, cors: Any = None,
+    invoke_mode: Any = None,
+) -> FunctionUrlConfig:  # fmt: skip
     """Only the fields given change (Cors as a whole)."""
-    config = get_url_config(function_name=function_name, qualifier=qualifier)
+    config = get_url_config(caller=caller, function_name=function_name, qualifier=qualifier,
+                            action="lambda:UpdateFunctionUrlConfig")  # fmt: skip
+    before = {"auth_type": config.auth_type, "invoke_mode": config.invoke_mode, "cors": config.cors}
     if auth_type is not None:
         config.auth_type = _enum(auth_type, "authType", AUTH_TYPES)
     if invoke_mode is not None:
@@ -220,24 +230,36 @@ def update_function_url_config(
     if cors is not None:
         config.cors = clean_cors(cors)
     config.last_modified_time = timezone.now()
-    config.save(update_fields=["auth_type", "invoke_mode", "cors", "last_modified_time"])
+    with transaction.atomic():
+        config.save(update_fields=["auth_type", "invoke_mode", "cors", "last_modified_time"])
+        after = {"auth_type": config.auth_type, "invoke_mode": config.invoke_mode, "cors": config.cors}
+        activity.record(caller=caller, action="lambda:UpdateFunctionUrlConfig", function=config.function,
+                        qualifier=config.qualifier or None, changes=activity.diff(before, after))  # fmt: skip
     return config
 
 
-def delete_function_url_config(*, function_name: str, qualifier: str | None) -> None:
-    get_url_config(function_name=function_name, qualifier=qualifier).delete()
+def delete_function_url_config(*, caller: Caller, function_name: str, qualifier: str | None) -> None:
+    config = get_url_config(caller=caller, function_name=function_name, qualifier=qualifier,
+                            action="lambda:DeleteFunctionUrlConfig")  # fmt: skip
+    with transaction.atomic():
+        config.delete()
+        activity.record(caller=caller, action="lambda:DeleteFunctionUrlConfig", function=config.function,
+                        qualifier=config.qualifier or None)  # fmt: skip
 
 
-def url_configs(*, function_name: str) -> list[FunctionUrlConfig]:
+def url_configs(*, caller: Caller, function_name: str) -> list[FunctionUrlConfig]:
     """The function's URL configs, unqualified first, then by alias name."""
-    function = get_function(parse_control_function_name(function_name).name)
-    return list(FunctionUrlConfig.objects.select_related("function").filter(function=function)
+    ref = parse_control_function_name(function_name)
+    function = find_function(caller, ref, "lambda:ListFunctionUrlConfigs", qualified=False)
+    return list(FunctionUrlConfig.objects.select_related("function__team").filter(function=function)
                 .order_by("qualifier", "id"))
 
 
-def list_function_url_configs(*, function_name: str, marker: str | None, max_items: int) -> Page[FunctionUrlConfig]:
-    return paginate(url_configs(function_name=function_name), marker=marker, max_items=max_items)
+def list_function_url_configs(
+    *, caller: Caller, function_name: str, marker: str | None, max_items: int
+) -> Page[FunctionUrlConfig]:
+    return paginate(url_configs(caller=caller, function_name=function_name), marker=marker, max_items=max_items)
 
 
 def config_for_url_id(url_id: str) -> FunctionUrlConfig | None:
-    return FunctionUrlConfig.objects.select_related("function").filter(url_id=url_id).first()
+    return FunctionUrlConfig.objects.select_related("function__team").filter(url_id=url_id).first()

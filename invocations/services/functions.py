@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     PreconditionFailedException,
@@ -30,12 +30,14 @@ from invocations.api.errors import (
     ValidationException,
     function_not_found,
 )
-from invocations.arns import function_arn, validation_message
-from invocations.models import LATEST, Alias, Function, FunctionVersion, new_revision_id
-from invocations.selectors import get_function, get_latest
+from invocations import activity
+from invocations.access import Caller, check, check_account, find_function, team_of_account
+from invocations.arns import FunctionRef, arn_of, function_arn, validation_message
+from invocations.models import LATEST, Alias, Function, FunctionVersion, PolicyStatement, new_revision_id
+from invocations.selectors import get_latest
 from invocations.services import cleanup, runtimes
 from invocations.services import code as code_service
-from invocations.services.versions import publish_version
+from invocations.services.versions import publish
 
 # Timeout: the botocore model allows 1–5400, but 5400 s applies only to Lambda Managed Instances; the
 # quota for ordinary functions is 900 s (15 min), and the real service answers "Value '1200' at
@@ -285,29 +287,49 @@ def _check_function_name(name: str) -> None:
         )
 
 
+# What the activity log shows of a version's configuration.
+_LOGGED_CONFIG = ("runtime", "handler", "role", "description", "timeout", "memory_size", "environment",
+                  "tracing_mode", "logging_config", "dead_letter_target_arn", "ephemeral_storage")  # fmt: skip
+
+
+def _config_of(version: FunctionVersion) -> dict[str, Any]:
+    return {name: getattr(version, name) for name in _LOGGED_CONFIG}
+
+
 def create_function(
     *,
-    name: str,
+    caller: Caller,
+    ref: FunctionRef,
     config: ConfigInput,
     code: Any,
-    publish: bool = False,
+    publish_first: bool = False,
     tags: dict[str, str] | None = None,
-    owner_id: int | None = None,
 ) -> FunctionVersion:
-    """CreateFunction: validate everything, store the code, then write the rows in one transaction."""
+    """CreateFunction in the caller's account: validate everything, store the code, then write the
+    rows in one transaction."""
+    name = ref.name
+    account = ref.account or caller.account_id
+    # In another account's ARN only a superuser may create (no resource policy grants CreateFunction).
+    check(caller, "lambda:CreateFunction", resource_account=account, resource=function_arn(name, account=account))
+    team = caller.team_id if account == caller.account_id else getattr(team_of_account(account), "pk", None)
+    if team is None:
+        raise InvalidParameterValueException(f"There is no account {account} on this platform.")
     _check_function_name(name)
     values = validate_configuration(config)
     if not values.get("runtime") or not values.get("handler"):
         raise InvalidParameterValueException(
             "Runtime and Handler are mandatory parameters for functions created with deployment packages."
         )
-    if Function.objects.filter(name=name).exists():
+    if Function.objects.filter(team_id=team, name=name).exists():
         raise ResourceConflictException(f"Function already exist: {name}")
     stored = code_service.store_zip(zip_from_code(code))
     now = timezone.now()
     try:
         with transaction.atomic():
-            function = Function.objects.create(name=name, owner_id=owner_id, tags=dict(tags or {}), created_at=now)
+            function = Function.objects.create(
+                name=name, team_id=team, owner_id=caller.user_id, tags=dict(tags or {}), created_at=now
+            )
+            function = Function.objects.select_related("team").get(pk=function.pk)
             latest = FunctionVersion.objects.create(
                 function=function,
                 version=LATEST,
@@ -320,8 +342,10 @@ def create_function(
                 last_update_status=FunctionVersion.UpdateStatus.SUCCESSFUL,
                 **values,
             )
-            if publish:
-                return publish_version(function_name=name)
+            activity.record(caller=caller, action="lambda:CreateFunction", function=function,
+                            changes={"code_sha256": stored.sha256, **_config_of(latest)})  # fmt: skip
+            if publish_first:
+                return publish(function)
     except IntegrityError:
         # Two creates of one name raced past the check above; the loser gets AWS's answer.
         raise ResourceConflictException(f"Function already exist: {name}") from None
@@ -336,14 +360,17 @@ def _check_revision(current: str, expected: str | None) -> None:
         )
 
 
-def update_function_configuration(*, name: str, config: ConfigInput, revision_id: str | None = None) -> FunctionVersion:
-    function = get_function(name)
+def update_function_configuration(
+    *, caller: Caller, ref: FunctionRef, config: ConfigInput, revision_id: str | None = None
+) -> FunctionVersion:
+    function = find_function(caller, ref, "lambda:UpdateFunctionConfiguration", qualified=False)
     _check_revision(get_latest(function).revision_id, revision_id)
     values = validate_configuration(config)
     values.pop("architectures", None)  # set with the code (UpdateFunctionCode), as AWS
     with transaction.atomic():
-        latest = FunctionVersion.objects.select_for_update().select_related("function").get(function=function, version=LATEST)
+        latest = _locked_latest(function)
         _check_revision(latest.revision_id, revision_id)
+        before = _config_of(latest)
         for name_, value in values.items():
             setattr(latest, name_, value)
         cleanup.forget_versions([latest])
@@ -351,19 +378,29 @@ def update_function_configuration(*, name: str, config: ConfigInput, revision_id
         latest.last_modified = timezone.now()
         latest.last_update_status = FunctionVersion.UpdateStatus.SUCCESSFUL
         latest.save()
+        activity.record(caller=caller, action="lambda:UpdateFunctionConfiguration", function=function,
+                        changes=activity.diff(before, _config_of(latest)))  # fmt: skip
     return latest
+
+
+def _locked_latest(function: Function) -> FunctionVersion:
+    return (
+        FunctionVersion.objects.select_for_update().select_related("function__team")
+        .get(function=function, version=LATEST)
+    )  # fmt: skip
 
 
 def update_function_code(
     *,
-    name: str,
+    caller: Caller,
+    ref: FunctionRef,
     code: Any,
-    publish: bool = False,
+    publish_after: bool = False,
     dry_run: bool = False,
     revision_id: str | None = None,
     architectures: Any = None,
 ) -> FunctionVersion:
-    function = get_function(name)
+    function = find_function(caller, ref, "lambda:UpdateFunctionCode", qualified=False)
     _check_revision(get_latest(function).revision_id, revision_id)
     values = validate_configuration(ConfigInput(Architectures=architectures))
     data = zip_from_code(code)
@@ -373,9 +410,10 @@ def update_function_code(
         return get_latest(function)
     stored = code_service.store_zip(data)
     with transaction.atomic():
-        latest = FunctionVersion.objects.select_for_update().select_related("function").get(function=function, version=LATEST)
+        latest = _locked_latest(function)
         _check_revision(latest.revision_id, revision_id)
         cleanup.forget_versions([latest])
+        previous = latest.code_sha256
         latest.code_sha256, latest.code_size, latest.code_digest = stored.sha256, stored.size, stored.digest
         if "architectures" in values:
             latest.architectures = values["architectures"]
@@ -384,32 +422,37 @@ def update_function_code(
         latest.state = FunctionVersion.State.ACTIVE
         latest.last_update_status = FunctionVersion.UpdateStatus.SUCCESSFUL
         latest.save()
-        if publish:
-            return publish_version(function_name=name)
+        activity.record(caller=caller, action="lambda:UpdateFunctionCode", function=function,
+                        changes={"code_sha256": [previous, stored.sha256]})  # fmt: skip
+        if publish_after:
+            return publish(function)
     return latest
 
 
-def delete_function(*, name: str, qualifier: str | None = None) -> None:
+def delete_function(*, caller: Caller, ref: FunctionRef) -> None:
     """DeleteFunction: the whole function, or one published version when a qualifier is given.
 
     Its environments end and its code is removed unless another version uses it (services/cleanup.py).
     """
+    qualifier = ref.qualifier
+    function = find_function(caller, ref, "lambda:DeleteFunction")
     if qualifier == LATEST:
         raise InvalidParameterValueException("$LATEST version cannot be deleted without deleting the function.")
     if qualifier is not None and not qualifier.isdigit():
         raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
     if qualifier is None:
         with transaction.atomic():
-            cleanup.forget_versions(FunctionVersion.objects.filter(function__name=name))
-            deleted, _ = Function.objects.filter(name=name).delete()
+            activity.record(caller=caller, action="lambda:DeleteFunction", function=function)
+            cleanup.forget_versions(FunctionVersion.objects.filter(function=function))
+            deleted, _ = Function.objects.filter(pk=function.pk).delete()
         if not deleted:
-            raise function_not_found(function_arn(name))
+            raise function_not_found(arn_of(function))
         return
     with transaction.atomic():
-        function = Function.objects.select_for_update().filter(name=name).first()
-        version = FunctionVersion.objects.filter(function=function, version=qualifier).first() if function else None
+        locked = Function.objects.select_for_update().filter(pk=function.pk).first()
+        version = FunctionVersion.objects.filter(function=locked, version=qualifier).first() if locked else None
         if version is None:
-            raise function_not_found(function_arn(name, qualifier))
+            raise function_not_found(arn_of(function, qualifier))
         referencing = sorted(
             alias.name
             for alias in Alias.objects.filter(function=function)
@@ -422,21 +465,24 @@ def delete_function(*, name: str, qualifier: str | None = None) -> None:
             )
         cleanup.forget_versions([version])
         version.delete()
+        PolicyStatement.objects.filter(function=function, qualifier=qualifier).delete()
+        activity.record(caller=caller, action="lambda:DeleteFunction", function=function, qualifier=qualifier)
 
 
 # --- concurrency ----------------------------------------------------------------------------------
 
 
-def _unqualified(name: str, qualifier: str | None) -> None:
-    if qualifier:
+def _unqualified(ref: FunctionRef) -> None:
+    if ref.qualifier:
         raise InvalidParameterValueException(
             "This operation is permitted on Lambda functions only. Aliases and versions do not support this "
             "operation. Please specify either a function name or an unqualified function ARN."
         )
 
 
-def put_function_concurrency(*, name: str, qualifier: str | None, reserved: Any) -> int:
-    _unqualified(name, qualifier)
+def put_function_concurrency(*, caller: Caller, ref: FunctionRef, reserved: Any) -> int:
+    _unqualified(ref)
+    function = find_function(caller, ref, "lambda:PutFunctionConcurrency")
     reserved = _integer(reserved, "ReservedConcurrentExecutions")
     if reserved < 0:
         raise ValidationException(
@@ -445,37 +491,47 @@ def put_function_concurrency(*, name: str, qualifier: str | None, reserved: Any)
             )
         )
     with transaction.atomic():
-        function = Function.objects.select_for_update().filter(name=name).first()
+        function = Function.objects.select_for_update().select_related("team").filter(pk=function.pk).first()
         if function is None:
-            raise function_not_found(function_arn(name))
+            raise function_not_found(function_arn(ref.name, account=ref.account or caller.account_id))
+        # The account's pool: each team is an account with its own concurrency limit.
         others = (
-            Function.objects.exclude(pk=function.pk).aggregate(total=Sum("reserved_concurrency"))["total"] or 0
-        )
+            Function.objects.filter(team_id=function.team_id).exclude(pk=function.pk)
+            .aggregate(total=Sum("reserved_concurrency"))["total"] or 0
+        )  # fmt: skip
         if others + reserved > ACCOUNT_CONCURRENCY - MIN_UNRESERVED_CONCURRENCY:
             raise InvalidParameterValueException(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED_CONCURRENCY}]."
             )
+        activity.record(caller=caller, action="lambda:PutFunctionConcurrency", function=function,
+                        changes={"reserved_concurrency": [function.reserved_concurrency, reserved]})  # fmt: skip
         function.reserved_concurrency = reserved
         function.save(update_fields=["reserved_concurrency"])
     return reserved
 
 
-def get_function_concurrency(*, name: str, qualifier: str | None) -> int | None:
-    _unqualified(name, qualifier)
-    return get_function(name).reserved_concurrency
+def get_function_concurrency(*, caller: Caller, ref: FunctionRef) -> int | None:
+    _unqualified(ref)
+    return find_function(caller, ref, "lambda:GetFunctionConcurrency").reserved_concurrency
 
 
-def delete_function_concurrency(*, name: str, qualifier: str | None) -> None:
-    _unqualified(name, qualifier)
-    function = get_function(name)
-    Function.objects.filter(pk=function.pk).update(reserved_concurrency=None)
+def delete_function_concurrency(*, caller: Caller, ref: FunctionRef) -> None:
+    _unqualified(ref)
+    function = find_function(caller, ref, "lambda:DeleteFunctionConcurrency")
+    with transaction.atomic():
+        Function.objects.filter(pk=function.pk).update(reserved_concurrency=None)
+        if function.reserved_concurrency is not None:
+            activity.record(caller=caller, action="lambda:DeleteFunctionConcurrency", function=function,
+                            changes={"reserved_concurrency": [function.reserved_concurrency, None]})  # fmt: skip
 
 
-def account_settings() -> dict[str, Any]:
-    """GetAccountSettings: AWS's default limits, and what this deployment uses."""
-    reserved = Function.objects.aggregate(total=Sum("reserved_concurrency"))["total"] or 0
-    total_code = FunctionVersion.objects.aggregate(total=Sum("code_size"))["total"] or 0
+def account_settings(*, caller: Caller) -> dict[str, Any]:
+    """GetAccountSettings: AWS's default limits, and what the caller's account uses."""
+    check_account(caller, "lambda:GetAccountSettings")
+    functions = Function.objects.filter(team_id=caller.team_id)
+    reserved = functions.aggregate(total=Sum("reserved_concurrency"))["total"] or 0
+    total_code = FunctionVersion.objects.filter(function__team_id=caller.team_id).aggregate(total=Sum("code_size"))["total"] or 0
     return {
         "AccountLimit": {
             "TotalCodeSize": 80530636800,
@@ -484,5 +540,5 @@ def account_settings() -> dict[str, Any]:
             "ConcurrentExecutions": ACCOUNT_CONCURRENCY,
             "UnreservedConcurrentExecutions": ACCOUNT_CONCURRENCY - reserved,
         },
-        "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": Function.objects.count()},
+        "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": functions.count()},
     }

@@ -18,8 +18,8 @@ Choices where AWS's behaviour is unverified (spec §13), kept here so they are i
   ``InvalidParameterValueException`` saying which rule failed, instead of a crash in the runtime.
 * A runtime this node cannot start is a 502 ``InvalidRuntimeException`` (a modeled Invoke fault,
   which botocore retries like any 5xx).
-* Every authenticated caller may invoke every function (one account per deployment, as the ARNs
-  say); DryRun therefore checks existence, state and input.
+* Who may invoke is ``access``/``policy``'s decision (``lambda:InvokeFunction``), taken before
+  anything runs; DryRun checks exactly that, existence, state and input, as AWS's does.
 * DryRun is not recorded (nothing ran). Throttled calls are recorded with status ``throttled``.
 * An Event keeps its ClientContext on the row but does not pass it to the function (AWS hands it
   to synchronous invocations only, spec §3.2); its alias is resolved when it is queued.
@@ -42,8 +42,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from invocations import dispatch, recorder, rows
-from invocations.api.errors import (
+from invocations import dispatch, policy, recorder, rows
+from invocations.access import Caller, check, statements, team_of_account
+from invocations.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     InvalidRuntimeException,
@@ -54,10 +55,10 @@ from invocations.api.errors import (
     ValidationException,
     function_not_found,
 )
-from invocations.arns import function_arn, parse_function_name, validation_message
+from invocations.arns import FunctionRef, function_arn, parse_function_name, validation_message
 from invocations.engine.types import FunctionSpec, InvokeRequest, InvokeResult, RuntimeUnavailable, TooManyRequests
 from invocations.group_commit import FlushFailed, GroupCommit
-from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation
+from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation, Team
 from invocations.pooled import release_idle_connection
 
 logger = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ _VERSION_FIELDS: Final = (
     "id", "version", "runtime", "handler", "timeout", "memory_size", "environment", "code_sha256",
     "code_digest", "logging_config", "state", "revision_id", "dead_letter_target_arn",
 )  # fmt: skip
-_FUNCTION_FIELDS: Final = ("id", "name", "reserved_concurrency")
+_FUNCTION_FIELDS: Final = ("id", "name", "reserved_concurrency", "team")
 _JSON_FIELDS: Final = frozenset({"environment", "logging_config", "routing_config"})
 _statements: dict[str, str] = {}
 
@@ -182,6 +183,7 @@ def _statement(kind: str) -> str:
     """SELECT statements for the hot path, built from model metadata (so columns stay in step)."""
     if kind not in _statements:
         version_table, function_table, alias_table = rows.table(FunctionVersion), rows.table(Function), rows.table(Alias)
+        team_table = rows.table(Team)
 
         def columns(model: type[Any], names: tuple[str, ...]) -> str:
             return rows.columns(model, names, qualified=True)
@@ -190,12 +192,15 @@ def _statement(kind: str) -> str:
             return rows.column(model, name, qualified=True)
 
         select = (
-            f"SELECT {columns(FunctionVersion, _VERSION_FIELDS)}, {columns(Function, _FUNCTION_FIELDS)} "
+            f"SELECT {columns(FunctionVersion, _VERSION_FIELDS)}, {columns(Function, _FUNCTION_FIELDS)}, "
+            f"{column(Team, 'account_id')} "
             f"FROM {version_table} INNER JOIN {function_table} ON "
             f"{column(FunctionVersion, 'function')} = {column(Function, 'id')} "
+            f"INNER JOIN {team_table} ON {column(Function, 'team')} = {column(Team, 'id')} "
         )
         _statements["version_by_name"] = (
-            select + f"WHERE {column(Function, 'name')} = %s AND {column(FunctionVersion, 'version')} = %s"
+            select + f"WHERE {column(Function, 'team')} = %s AND {column(Function, 'name')} = %s "
+            f"AND {column(FunctionVersion, 'version')} = %s"
         )
         _statements["version_by_function_id"] = (
             select + f"WHERE {column(Function, 'id')} = %s AND {column(FunctionVersion, 'version')} = %s"
@@ -203,7 +208,7 @@ def _statement(kind: str) -> str:
         _statements["alias"] = (
             f"SELECT {columns(Alias, ('function', 'function_version', 'routing_config'))} "
             f"FROM {alias_table} INNER JOIN {function_table} ON {column(Alias, 'function')} = {column(Function, 'id')} "
-            f"WHERE {column(Function, 'name')} = %s AND {column(Alias, 'name')} = %s"
+            f"WHERE {column(Function, 'team')} = %s AND {column(Function, 'name')} = %s AND {column(Alias, 'name')} = %s"
         )
     return _statements[kind]
 
@@ -212,41 +217,60 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
-def _fetch_version(kind: str, key: object, version: str) -> FunctionVersion | None:
+def _fetch_version(kind: str, keys: list[object]) -> FunctionVersion | None:
     with connection.cursor() as cursor:
-        cursor.execute(_statement(kind), [key, version])
+        cursor.execute(_statement(kind), keys)
         row = cursor.fetchone()
     if row is None:
         return None
     split = len(_VERSION_FIELDS)
     values = {n: (_json(v) if n in _JSON_FIELDS else v) for n, v in zip(_VERSION_FIELDS, row[:split])}
-    function = Function(**dict(zip(_FUNCTION_FIELDS, row[split:])))
+    fields = dict(zip(_FUNCTION_FIELDS, row[split:-1]))
+    team = Team(id=fields.pop("team"), account_id=row[-1])
+    function = Function(**fields, team=team)
     return FunctionVersion(function=function, **values)
 
 
 def version_of_function(function_id: int, version: str) -> FunctionVersion | None:
     """The version ``version`` of the function ``function_id`` (one statement; for reading only)."""
-    return _fetch_version("version_by_function_id", function_id, version)
+    return _fetch_version("version_by_function_id", [function_id, version])
 
 
-def resolve(name: str, qualifier: str | None) -> FunctionVersion:
-    """The concrete version to run: one query, two for an alias (alias row, then its version).
-
-    The instance carries only the fields an invocation needs (``_VERSION_FIELDS``, and the
-    function's id, name and reserved concurrency); it is for reading, never for saving.
-    """
+def _lookup(team_id: int, name: str, qualifier: str | None) -> FunctionVersion | None:
+    """One query, two for an alias (alias row, then its version). The instance carries only the
+    fields an invocation needs (``_VERSION_FIELDS``, the function's id, name, reserved concurrency
+    and team with its account id); it is for reading, never for saving."""
     if qualifier is None or qualifier == LATEST or _VERSION_NUMBER.match(qualifier):
-        found = _fetch_version("version_by_name", name, qualifier or LATEST)
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(_statement("alias"), [name, qualifier])
-            row = cursor.fetchone()
-        found = None
-        if row is not None:
-            alias = Alias(function_id=row[0], function_version=row[1], routing_config=_json(row[2]) or {})
-            found = _fetch_version("version_by_function_id", row[0], _pick_version(alias))
+        return _fetch_version("version_by_name", [team_id, name, qualifier or LATEST])
+    with connection.cursor() as cursor:
+        cursor.execute(_statement("alias"), [team_id, name, qualifier])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    alias = Alias(function_id=row[0], function_version=row[1], routing_config=_json(row[2]) or {})
+    return _fetch_version("version_by_function_id", [row[0], _pick_version(alias)])
+
+
+def resolve(
+    caller: Caller, ref: FunctionRef, *, action: str = "lambda:InvokeFunction", context: policy.Context = policy.Context()
+) -> FunctionVersion:
+    """The concrete version to run for ``caller``, who must be allowed ``action`` on it.
+
+    In the caller's own account the role decides without a query; only when it does not allow (or
+    for another account) are the function's policy statements read. Another account's function is
+    a 403 whether or not it exists; one's own missing function a 404.
+    """
+    own = ref.account in (None, caller.account_id)
+    account = caller.account_id if own else str(ref.account)
+    team_id = caller.team_id if own and caller.team_id is not None else getattr(team_of_account(account), "pk", None)
+    found = _lookup(team_id, ref.name, ref.qualifier) if team_id is not None else None
+    decision = policy.decide(principal=caller.principal, action=action, resource_account=account, context=context)
+    # A service acts for a trigger of the function's own team: what is missing may be said.
+    if not decision.allowed and not (found is None and caller.principal.kind == "service"):
+        check(caller, action, resource_account=account, resource=function_arn(ref.name, ref.qualifier, account=account),
+              statements=statements(found.function.pk, ref.qualifier) if found else (), context=context)  # fmt: skip
     if found is None:
-        raise function_not_found(function_arn(name, qualifier))
+        raise function_not_found(function_arn(ref.name, ref.qualifier, account=account))
     if found.state != FunctionVersion.State.ACTIVE:
         raise ResourceConflictException(
             "The operation cannot be performed at this time. "
@@ -265,7 +289,7 @@ def function_spec(version: FunctionVersion) -> FunctionSpec:
     logging_config = version.logging_config or {}
     return FunctionSpec(
         function_name=function.name,
-        function_arn=function_arn(function.name),
+        function_arn=function_arn(function.name, account=function.team.account_id),
         version=version.version,
         revision_id=version.revision_id,
         code_dir=str(settings.LAMBDA_CODE_DIR / version.code_digest),
@@ -315,6 +339,7 @@ def log_tail(logs: str) -> str:
 
 def invoke(
     *,
+    caller: Caller,
     function_name: str,
     qualifier: str | None,
     payload: bytes,
@@ -322,11 +347,12 @@ def invoke(
     log_type: str | None,
     client_context: str | None,
     source: str,
-    caller_id: int | None,
     request_id: str,
     event_payload_limit: int = EVENT_PAYLOAD_LIMIT,
+    context: policy.Context = policy.Context(),
 ) -> InvokeOutcome:
-    """Invoke ``function_name`` the way AWS's Invoke does; raises AwsError for platform errors.
+    """Invoke ``function_name`` for ``caller`` the way AWS's Invoke does; raises AwsError for platform
+    errors (AccessDeniedException when the caller may not invoke it).
 
     A function error is not an exception: it is a 200 outcome with ``function_error`` set.
     """
@@ -337,7 +363,7 @@ def invoke(
     ref = parse_function_name(function_name, qualifier=qualifier)
     payload = _check_payload(payload, invocation_type=invocation_type, event_limit=event_payload_limit)
     context_text = decode_client_context(client_context)
-    version = resolve(ref.name, ref.qualifier)
+    version = resolve(caller, ref, context=context)
 
     if invocation_type == DRY_RUN:
         return InvokeOutcome(status_code=204, request_id=request_id)
@@ -350,7 +376,7 @@ def invoke(
         executed_version=version.version,
         source=source,
         invocation_type=invocation_type,
-        caller_id=caller_id,
+        caller_id=caller.user_id,
         payload=payload.decode("utf-8"),
         client_context=context_text or "",
         memory_size_mb=version.memory_size,
@@ -363,7 +389,7 @@ def invoke(
     request = InvokeRequest(
         request_id=request_id,
         payload=payload,
-        invoked_function_arn=function_arn(ref.name, ref.qualifier),
+        invoked_function_arn=function_arn(ref.name, ref.qualifier, account=version.function.team.account_id),
         client_context=context_text,
     )
     result = _run(version, request, invocation)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from invocations.api.errors import InvalidParameterValueException, ValidationException
+from invocations.errors import InvalidParameterValueException, ValidationException
 from invocations.arns import validation_message
 from invocations.models import WorkerHeartbeat
 

@@ -17,10 +17,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Final
 
-from invocations import recorder
+from invocations import policy, recorder
+from invocations.access import Caller
 from invocations.arns import function_arn, parse_function_name
 from invocations.engine.types import InvokeRequest, InvokeResult, ResponseStream, RuntimeUnavailable, TooManyRequests
-from invocations.models import FunctionVersion, Invocation
+from invocations.models import Invocation
 from invocations.services import invoke as invoke_service
 
 STREAM_INVOCATION_TYPES: Final = (invoke_service.REQUEST_RESPONSE, invoke_service.DRY_RUN)
@@ -79,20 +80,21 @@ def _finish(future: Future[InvokeResult], invocation: Invocation, wait_s: float)
 
 def start(
     *,
+    caller: Caller,
     function_name: str,
     qualifier: str | None,
     payload: bytes,
     invocation_type: str | None,
     client_context: str | None,
     source: str,
-    caller_id: int | None,
     request_id: str,
-    version: FunctionVersion | None = None,
+    context: policy.Context = policy.Context(),
 ) -> StreamedInvocation | None:
-    """Validate and start the invocation; wait for its first byte (or its whole buffered result).
+    """Validate, authorize (``lambda:InvokeFunction``) and start the invocation; wait for its first
+    byte (or its whole buffered result).
 
     Returns None for a DryRun. Raises AwsError before anything is sent, so the caller can still
-    answer with a proper error. ``version`` skips resolution (function URLs resolved it already).
+    answer with a proper error.
     """
     from invocations.node import get_pool
 
@@ -102,8 +104,7 @@ def start(
     payload = invoke_service._check_payload(payload, invocation_type=invocation_type,
                                             event_limit=invoke_service.EVENT_PAYLOAD_LIMIT)
     context_text = invoke_service.decode_client_context(client_context)
-    if version is None:
-        version = invoke_service.resolve(ref.name, ref.qualifier)
+    version = invoke_service.resolve(caller, ref, context=context)
     if invocation_type == invoke_service.DRY_RUN:
         return None
     invocation = Invocation(
@@ -114,7 +115,7 @@ def start(
         executed_version=version.version,
         source=source,
         invocation_type=Invocation.Type.REQUEST_RESPONSE,
-        caller_id=caller_id,
+        caller_id=caller.user_id,
         payload=payload.decode("utf-8"),
         client_context=context_text or "",
         memory_size_mb=version.memory_size,
@@ -124,7 +125,7 @@ def start(
     request = InvokeRequest(
         request_id=request_id,
         payload=payload,
-        invoked_function_arn=function_arn(ref.name, ref.qualifier),
+        invoked_function_arn=function_arn(ref.name, ref.qualifier, account=version.function.team.account_id),
         client_context=context_text,
         stream=stream,
     )

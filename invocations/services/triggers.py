@@ -9,6 +9,13 @@ invokes its function asynchronously (``Event``) with source ``trigger``, like AW
   HMAC-SHA256(body)>`` keyed by the trigger's secret, returned once by ``create`` (stored encrypted).
 * **sns** — ``POST /_workbench/sns/{token}``: an SNS HTTP(S) subscription endpoint for ``topic_arn``
   (``event_sources/push.py``); with ``subscribe`` the platform calls SNS Subscribe itself.
+
+Who invokes: a schedule fires as ``events.amazonaws.com`` (``AWS:SourceArn`` = the rule's ARN) and
+an SNS trigger as ``sns.amazonaws.com`` (``AWS:SourceArn`` = the topic), so the function's policy
+must let that service in — creating the trigger adds the statement, as AWS's console does when it
+adds a trigger, and deleting it removes the statement; a RemovePermission in between stops the
+trigger (its next event is refused and recorded as such). A webhook is the function's own
+account acting (its secret authenticates the sender).
 """
 
 from __future__ import annotations
@@ -23,8 +30,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from invocations import activity, policy
+from invocations.access import Caller, account_caller, check_function, service_caller
 from invocations.access_keys import decrypt_secret, encrypt_secret
-from invocations.api.errors import (
+from invocations.arns import arn_of
+from invocations.errors import (
     AwsError,
     InvalidParameterValueException,
     ResourceConflictException,
@@ -33,6 +43,8 @@ from invocations.api.errors import (
 )
 from invocations.event_sources import schedules, stats
 from invocations.models import Function, Invocation, Trigger
+from invocations.selectors import version_of
+from invocations.services import permissions
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):(?P<topic>[A-Za-z0-9_-]{1,256}(\.fifo)?)$")
@@ -51,15 +63,43 @@ def _not_found(function: Function, name: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"Trigger not found: {function.name}/{name}")
 
 
-def get_trigger(*, function: Function, name: str) -> Trigger:
-    trigger = Trigger.objects.filter(function=function, name=name).first()
+def get_trigger(*, caller: Caller, function: Function, name: str, action: str = "lambda:GetTrigger") -> Trigger:
+    check_function(caller, action, function)
+    trigger = Trigger.objects.select_related("function__team").filter(function=function, name=name).first()
     if trigger is None:
         raise _not_found(function, name)
     return trigger
 
 
-def list_triggers(*, function: Function) -> list[Trigger]:
-    return list(Trigger.objects.filter(function=function).order_by("kind", "name"))
+def list_triggers(*, caller: Caller, function: Function) -> list[Trigger]:
+    check_function(caller, "lambda:GetTrigger", function)
+    return list(Trigger.objects.select_related("function__team").filter(function=function).order_by("kind", "name"))
+
+
+SERVICES = {Trigger.Kind.SCHEDULE: "events.amazonaws.com", Trigger.Kind.SNS: "sns.amazonaws.com"}
+
+
+def rule_arn(trigger: Trigger) -> str:
+    """The EventBridge rule a schedule stands for (in its function's account)."""
+    from django.conf import settings
+
+    return f"arn:aws:events:{settings.LAMBDA_REGION}:{trigger.function.team.account_id}:rule/{trigger.name}"
+
+
+def source_arn(trigger: Trigger) -> str:
+    return rule_arn(trigger) if trigger.kind == Trigger.Kind.SCHEDULE else trigger.topic_arn
+
+
+def statement_id(trigger: Trigger) -> str:
+    return "workbench-trigger-" + re.sub(r"[^A-Za-z0-9_-]", "_", trigger.name)
+
+
+def _invoker(trigger: Trigger) -> tuple[Caller, policy.Context]:
+    """Who a trigger's event is invoked as, and the request's condition keys."""
+    service = SERVICES.get(trigger.kind)  # type: ignore[call-overload]
+    if service is None:
+        return account_caller(trigger.function.team), policy.Context()
+    return service_caller(service), policy.Context(source_arn=source_arn(trigger))
 
 
 def endpoint_path(trigger: Trigger) -> str | None:
@@ -75,9 +115,7 @@ def webhook_secret(trigger: Trigger) -> str | None:
 
 
 def _check_qualifier(function: Function, qualifier: str) -> None:
-    from invocations.services.invoke import resolve
-
-    resolve(function.name, qualifier or None)
+    version_of(function, qualifier or None)
 
 
 def _first_run(trigger: Trigger, now: datetime) -> datetime | None:
@@ -97,6 +135,7 @@ def _check_payload(payload: str) -> str:
 
 def create_trigger(
     *,
+    caller: Caller,
     function: Function,
     name: str,
     kind: str,
@@ -109,6 +148,7 @@ def create_trigger(
 ) -> CreatedTrigger:
     """Create a trigger. ``subscribe_endpoint`` (SNS only): the public base URL the platform
     subscribes to the topic (``https://host``); None leaves subscribing to the caller."""
+    check_function(caller, "lambda:CreateTrigger", function)
     if not _NAME.match(name or ""):
         raise InvalidParameterValueException("Name must be 1–64 characters of letters, digits, '_', '.' and '-'.")
     if kind not in KINDS:
@@ -141,6 +181,14 @@ def create_trigger(
     try:
         with transaction.atomic():
             trigger.save(force_insert=True)
+            activity.record(caller=caller, action="lambda:CreateTrigger", function=function, changes={
+                "name": name, "kind": kind, "qualifier": qualifier, "schedule_expression": trigger.schedule_expression,
+                "topic_arn": trigger.topic_arn, "enabled": enabled,
+            })  # fmt: skip
+            if kind in SERVICES:
+                permissions.allow(caller=caller, function=function, qualifier=qualifier, sid=statement_id(trigger),
+                                  principal=SERVICES[kind], action="lambda:InvokeFunction",
+                                  source_arn=source_arn(trigger))  # fmt: skip
     except IntegrityError:
         raise ResourceConflictException(f"A trigger named {name} already exists for {function.name}.") from None
     if kind == Trigger.Kind.SNS and subscribe_endpoint:
@@ -168,8 +216,10 @@ def _subscribe(trigger: Trigger, endpoint: str) -> None:
     stats.record_trigger(trigger, result="Subscription requested")
 
 
-def set_enabled(*, function: Function, name: str, enabled: bool) -> Trigger:
-    trigger = get_trigger(function=function, name=name)
+def set_enabled(*, caller: Caller, function: Function, name: str, enabled: bool) -> Trigger:
+    trigger = get_trigger(caller=caller, function=function, name=name, action="lambda:UpdateTrigger")
+    activity.record(caller=caller, action="lambda:UpdateTrigger", function=function,
+                    changes={"name": name, "enabled": [trigger.enabled, enabled]})  # fmt: skip
     trigger.enabled = enabled
     fields = ["enabled"]
     if trigger.kind == Trigger.Kind.SCHEDULE:
@@ -180,30 +230,36 @@ def set_enabled(*, function: Function, name: str, enabled: bool) -> Trigger:
     return trigger
 
 
-def delete_trigger(*, function: Function, name: str) -> None:
-    trigger = get_trigger(function=function, name=name)
-    trigger.delete()
+def delete_trigger(*, caller: Caller, function: Function, name: str) -> None:
+    trigger = get_trigger(caller=caller, function=function, name=name, action="lambda:DeleteTrigger")
+    with transaction.atomic():
+        trigger.delete()
+        activity.record(caller=caller, action="lambda:DeleteTrigger", function=function, changes={"name": name})
+        if trigger.kind in SERVICES:
+            permissions.revoke(caller=caller, function=function, qualifier=trigger.qualifier, sid=statement_id(trigger))
 
 
-def invoke_event(trigger: Trigger, event: dict[str, Any] | bytes, *, caller_id: int | None = None) -> str:
-    """Invoke the trigger's function asynchronously with ``event``; return the request id.
-    Raises AwsError (e.g. RequestEntityTooLargeException over the 1 MB Event limit)."""
+def invoke_event(trigger: Trigger, event: dict[str, Any] | bytes) -> str:
+    """Invoke the trigger's function asynchronously with ``event`` as its service (``_invoker``);
+    return the request id. Raises AwsError (e.g. AccessDeniedException when the function's policy
+    no longer lets the service in, RequestEntityTooLargeException over the 1 MB Event limit)."""
     import uuid
 
     from invocations.services.invoke import invoke
 
     payload = event if isinstance(event, bytes) else json.dumps(event, separators=(",", ":")).encode()
     request_id = str(uuid.uuid4())
-    function = trigger.function
+    caller, context = _invoker(trigger)
     invoke(
-        function_name=function.name,
+        caller=caller,
+        context=context,
+        function_name=arn_of(trigger.function),
         qualifier=trigger.qualifier or None,
         payload=payload,
         invocation_type="Event",
         log_type=None,
         client_context=None,
         source=Invocation.Source.TRIGGER,
-        caller_id=caller_id if caller_id is not None else function.owner_id,
         request_id=request_id,
     )
     return request_id

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from invocations.api.errors import InvalidParameterValueException, PreconditionFailedException, function_not_found
-from invocations.arns import function_arn
+from invocations import activity
+from invocations.access import Caller, find_function
+from invocations.arns import FunctionRef
+from invocations.errors import InvalidParameterValueException, PreconditionFailedException
 from invocations.models import LATEST, Function, FunctionVersion, new_revision_id
 
 # What makes two versions "the same" for PublishVersion. The description is not part of it: a
@@ -24,7 +26,24 @@ def _same_snapshot(a: FunctionVersion, b: FunctionVersion) -> bool:
 
 def publish_version(
     *,
-    function_name: str,
+    caller: Caller,
+    ref: FunctionRef,
+    code_sha256: str | None = None,
+    description: str | None = None,
+    revision_id: str | None = None,
+) -> FunctionVersion:
+    """PublishVersion, for a caller who may."""
+    function = find_function(caller, ref, "lambda:PublishVersion", qualified=False)
+    with transaction.atomic():
+        version = publish(function, code_sha256=code_sha256, description=description, revision_id=revision_id)
+        activity.record(caller=caller, action="lambda:PublishVersion", function=function,
+                        changes={"version": version.version})  # fmt: skip
+    return version
+
+
+def publish(
+    function: Function,
+    *,
     code_sha256: str | None = None,
     description: str | None = None,
     revision_id: str | None = None,
@@ -32,10 +51,8 @@ def publish_version(
     """Publish $LATEST; when neither code nor configuration changed since the newest version, AWS
     publishes nothing and returns that version, and so do we."""
     with transaction.atomic():
-        function = Function.objects.select_for_update().filter(name=function_name).first()
-        if function is None:
-            raise function_not_found(function_arn(function_name))
-        latest = FunctionVersion.objects.select_related("function").get(function=function, version=LATEST)
+        function = Function.objects.select_for_update().select_related("team").get(pk=function.pk)
+        latest = FunctionVersion.objects.select_related("function__team").get(function=function, version=LATEST)
         if revision_id and revision_id != latest.revision_id:
             raise PreconditionFailedException(
                 "The Revision Id provided does not match the latest Revision Id. Call the GetFunction/GetAlias "
@@ -48,7 +65,7 @@ def publish_version(
             )
         if function.next_version > 1:
             newest = (
-                FunctionVersion.objects.select_related("function")
+                FunctionVersion.objects.select_related("function__team")
                 .filter(function=function, version=str(function.next_version - 1))
                 .first()
             )

@@ -1,5 +1,13 @@
-"""A function URL request, end to end: find the URL, CORS preflight, AWS_IAM, the 2.0 event, the
-invocation (source ``url``), the response mapping (spec §7)."""
+"""A function URL request, end to end: find the URL, CORS preflight, who calls (the SigV4 signer
+for ``AWS_IAM``, nobody for ``NONE``) and whether the function's policy lets them in, the 2.0
+event, the invocation (source ``url``), the response mapping (spec §7) and the origin guard
+(``origin.py``).
+
+A call needs ``lambda:InvokeFunctionUrl`` (condition ``lambda:FunctionUrlAuthType``) and
+``lambda:InvokeFunction`` (condition ``lambda:InvokedViaFunctionUrl``), as on AWS since October
+2025: a teammate's role has both; anyone else, the public included, needs statements in the policy
+of the URL's function (or alias). A refusal is AWS's ``403 {"Message":"Forbidden"}``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 from urllib.parse import quote
@@ -15,13 +24,17 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 
+from invocations import policy
+from invocations.access import ANONYMOUS, Caller, check_function
 from invocations.api import sigv4
-from invocations.api.errors import AwsError
+from invocations.arns import arn_of
+from invocations.errors import AccessDeniedException, AwsError
 from invocations.models import FunctionUrlConfig, Invocation
 from invocations.services import function_urls
 from invocations.services import invoke as invoke_service
 from invocations.services import streaming
 from invocations.urls_function import cors
+from invocations.urls_function import origin as guard
 from invocations.urls_function.payload import HttpRequestData, UrlContext, build_event, merged_headers
 from invocations.urls_function.responses import (
     HTTP_INTEGRATION,
@@ -67,6 +80,15 @@ def forbidden(request_id: str) -> HttpResponse:
     return _error(request_id, 403, "AccessDeniedException", None)
 
 
+def refused(request_id: str) -> HttpResponse:
+    """No permission to invoke the URL: 403 {"Message":"Forbidden"}, as AWS answers."""
+    return _error(request_id, 403, "AccessDeniedException", "Forbidden")
+
+
+def console_cookies() -> tuple[str, ...]:
+    return (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME, "messages")
+
+
 def request_headers(request: HttpRequest) -> list[tuple[str, str]]:
     headers = [(key[5:].lower().replace("_", "-"), value) for key, value in request.META.items()
                if key.startswith("HTTP_")]
@@ -81,24 +103,22 @@ def _raw_path(route: Route) -> str:
     return quote(route.path, safe="/:@!$&'()*+,;=-._~")
 
 
-def _iam(principal: sigv4.Principal) -> dict[str, Any]:
-    from django.contrib.auth import get_user_model
-
-    user = get_user_model().objects.filter(pk=principal.user_id).values_list("username", flat=True).first()
-    account = settings.LAMBDA_ACCOUNT_ID
+def _iam(caller: Caller) -> dict[str, Any]:
     return {
-        "accessKey": principal.access_key_id,
-        "accountId": account,
-        "callerId": str(principal.user_id),
+        "accessKey": caller.access_key_id,
+        "accountId": caller.account_id,
+        "callerId": str(caller.user_id),
         "cognitoIdentity": None,
         "principalOrgId": None,
-        "userArn": f"arn:aws:iam::{account}:user/{user or principal.user_id}",
-        "userId": str(principal.user_id),
+        "userArn": caller.principal.arn,
+        "userId": str(caller.user_id),
     }
 
 
 def _render(mapped: UrlResponse, body: bytes | Iterable[bytes], *, config: FunctionUrlConfig, origin: str | None,
-            request_id: str) -> HttpResponseBase:
+            request_id: str, path_form: bool) -> HttpResponseBase:
+    if path_form:
+        mapped = guard.guard_path_form(mapped, console_cookies())
     response: UrlHttpResponse | UrlStreamingResponse
     if isinstance(body, bytes):
         response = UrlHttpResponse(body, status=mapped.status)
@@ -112,6 +132,8 @@ def _render(mapped: UrlResponse, body: bytes | Iterable[bytes], *, config: Funct
         else:
             response[name] = value
     response.extra_headers = extra + [("Set-Cookie", cookie) for cookie in mapped.cookies]
+    if path_form:
+        response.extra_headers.append(("Content-Security-Policy", guard.SANDBOX_CSP))
     response["x-amzn-RequestId"] = request_id
     return response
 
@@ -121,9 +143,10 @@ def serve(request: HttpRequest, route: Route) -> HttpResponseBase:
     config = function_urls.config_for_url_id(route.url_id)
     if config is None:
         return forbidden(request_id)
-    headers = request_headers(request)
+    headers = guard.strip_cookies(request_headers(request), console_cookies())
     lowered = merged_headers(headers)
     method = request.method or "GET"
+    path_form = route.via == "path"
     if cors.is_configured(config.cors) and cors.is_preflight(method, lowered):
         response = HttpResponse(b"", status=200)
         del response["Content-Type"]
@@ -131,12 +154,15 @@ def serve(request: HttpRequest, route: Route) -> HttpResponseBase:
             response[name] = value
         response["x-amzn-RequestId"] = request_id
         return response
-    caller_id = None
     iam = None
+    function = config.function
+    context = policy.Context(function_url_auth_type=config.auth_type, invoked_via_function_url=True)
     try:
+        caller = ANONYMOUS
         if config.auth_type == "AWS_IAM":
-            principal = sigv4.authenticate(request)
-            caller_id, iam = principal.user_id, _iam(principal)
+            caller = sigv4.authenticate(request).through("url")
+            iam = _iam(caller)
+        check_function(caller, "lambda:InvokeFunctionUrl", function, config.qualifier or None, context=context)
         body = request.body
         if len(body) > invoke_service.SYNC_PAYLOAD_LIMIT:
             return _error(request_id, 413, "RequestEntityTooLargeException",
@@ -153,51 +179,68 @@ def serve(request: HttpRequest, route: Route) -> HttpResponseBase:
                 port=port or int(request.META.get("SERVER_PORT") or 0) or None,
                 scheme=settings.FUNCTION_URL_SCHEME,
             ),
-            UrlContext(account_id=settings.LAMBDA_ACCOUNT_ID, url_id=route.url_id, domain_name=domain,
+            UrlContext(account_id=function.team.account_id, url_id=route.url_id, domain_name=domain,
                        request_id=request_id, now=now, trace_id=f"Root=1-{int(now.timestamp()):08x}-{uuid.uuid4().hex[:24]}",
                        iam=iam),
         )  # fmt: skip
         payload = json.dumps(event, separators=(",", ":")).encode()
-        origin = lowered.get("origin")
+        target = _Target(config=config, caller=caller, context=context, request_id=request_id,
+                         origin=lowered.get("origin"), path_form=path_form)  # fmt: skip
         if config.invoke_mode == "RESPONSE_STREAM":
-            return _streamed(config, payload, caller_id=caller_id, origin=origin, request_id=request_id)
+            return _streamed(target, payload)
         outcome = invoke_service.invoke(
-            function_name=config.function.name, qualifier=config.qualifier or None, payload=payload,
+            caller=caller, function_name=arn_of(function), qualifier=config.qualifier or None, payload=payload,
             invocation_type=None, log_type=None, client_context=None, source=Invocation.Source.URL,
-            caller_id=caller_id, request_id=request_id,
+            request_id=request_id, context=context,
         )  # fmt: skip
+    except AccessDeniedException:
+        return refused(request_id)
     except AwsError as error:
         return _error(request_id, error.status, error.code, error.message)
     mapped = map_buffered(outcome.payload, failed=bool(outcome.function_error))
-    return _safe_render(mapped, config=config, origin=origin, request_id=request_id)
+    return _safe_render(mapped, target)
 
 
-def _safe_render(mapped: UrlResponse, *, config: FunctionUrlConfig, origin: str | None,
-                 request_id: str) -> HttpResponseBase:
+@dataclass(frozen=True)
+class _Target:
+    """What every rendering of one URL request needs."""
+
+    config: FunctionUrlConfig
+    caller: Caller
+    context: policy.Context
+    request_id: str
+    origin: str | None
+    path_form: bool
+
+    def render(self, mapped: UrlResponse, body: bytes | Iterable[bytes]) -> HttpResponseBase:
+        return _render(mapped, body, config=self.config, origin=self.origin, request_id=self.request_id,
+                       path_form=self.path_form)  # fmt: skip
+
+
+def _safe_render(mapped: UrlResponse, target: _Target) -> HttpResponseBase:
     try:
-        return _render(mapped, mapped.body, config=config, origin=origin, request_id=request_id)
+        return target.render(mapped, mapped.body)
     except Exception:  # a header Django refuses (a newline in it): the function's response is bad
-        logger.info("function URL response of %s could not be rendered", request_id, exc_info=True)
-        return _render(function_error(), function_error().body, config=config, origin=origin, request_id=request_id)
+        logger.info("function URL response of %s could not be rendered", target.request_id, exc_info=True)
+        return target.render(function_error(), function_error().body)
 
 
-def _streamed(config: FunctionUrlConfig, payload: bytes, *, caller_id: int | None, origin: str | None,
-              request_id: str) -> HttpResponseBase:
+def _streamed(target: _Target, payload: bytes) -> HttpResponseBase:
     """RESPONSE_STREAM (spec §7.4): status and headers from the prelude, then the body as it comes."""
+    config = target.config
     started = streaming.start(
-        function_name=config.function.name, qualifier=config.qualifier or None, payload=payload,
-        invocation_type=None, client_context=None, source=Invocation.Source.URL, caller_id=caller_id,
-        request_id=request_id,
+        caller=target.caller, function_name=arn_of(config.function), qualifier=config.qualifier or None,
+        payload=payload, invocation_type=None, client_context=None, source=Invocation.Source.URL,
+        request_id=target.request_id, context=target.context,
     )  # fmt: skip
     assert started is not None
     if started.buffered is not None:  # a handler that does not stream (e.g. Python): mapped as BUFFERED
         result = started.buffered
-        return _safe_render(map_buffered(result.payload, failed=bool(result.function_error)), config=config,
-                            origin=origin, request_id=request_id)
+        return _safe_render(map_buffered(result.payload, failed=bool(result.function_error)), target)
     chunks = started.chunks()
     if started.content_type != HTTP_INTEGRATION:
         mapped = UrlResponse(200, [("Content-Type", started.content_type or "application/octet-stream")])
-        return _render(mapped, chunks, config=config, origin=origin, request_id=request_id)
+        return target.render(mapped, chunks)
     head = b""
     split = None
     for chunk in chunks:
@@ -212,6 +255,6 @@ def _streamed(config: FunctionUrlConfig, payload: bytes, *, caller_id: int | Non
         mapped = map_prelude(prelude)
     except BadFunctionResponse:
         chunks.close()
-        return _render(function_error(), function_error().body, config=config, origin=origin, request_id=request_id)
+        return target.render(function_error(), function_error().body)
     body: Iterator[bytes] = chain([rest] if rest else [], chunks)
-    return _render(mapped, body, config=config, origin=origin, request_id=request_id)
+    return target.render(mapped, body)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.live.conftest import ROLE, Live
+from tests.live.conftest import ROLE, Live, make_public
 from tests.live.functions import make_zip
 
 pytestmark = pytest.mark.live
@@ -30,7 +30,9 @@ def page_url(live: Live) -> dict[str, Any]:
     client.create_function(FunctionName="browser-url", Runtime="python3.11", Role=ROLE, Handler="app.handler",
                            Code={"ZipFile": make_zip({"app.py": PAGE_PY})})
     client.get_waiter("function_active_v2").wait(FunctionName="browser-url", WaiterConfig={"Delay": 1})
-    return client.create_function_url_config(FunctionName="browser-url", AuthType="NONE")
+    config = client.create_function_url_config(FunctionName="browser-url", AuthType="NONE")
+    make_public(client, "browser-url")
+    return config
 
 
 def seen_by_the_function(page: Any, url: str) -> dict[str, Any]:

@@ -36,7 +36,7 @@ def call(key: NewAccessKey, method: str, path: str, body: Any = None, *, sign: b
 
 
 @pytest.fixture
-def records(settings: Any, tmp_path: Path) -> list[Invocation]:
+def records(settings: Any, tmp_path: Path, team: Any) -> list[Invocation]:
     settings.LAMBDA_CODE_DIR = tmp_path / "code"
     function = make_function("echo", code_dir=settings.LAMBDA_CODE_DIR)
     now = timezone.now()

@@ -1,4 +1,5 @@
-"""The console's cast: alice (owner) and bob (teammate) in team "core"; charlie (outsider) in none."""
+"""The console's cast (tests/conftest.py): alice (owner, admin) and bob (teammate, developer) in team
+"core"; charlie (outsider) the admin of team "other"."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 
 from console.services import functions as console_functions
+from invocations.access import user_caller
 from invocations.models import Function, Team, WorkerHeartbeat
 
 
@@ -23,16 +25,10 @@ def runtimes_reported(db: Any) -> None:
 
 
 @pytest.fixture
-def team(owner: Any, teammate: Any) -> Team:
-    team: Team = Team.objects.create(name="core")
-    team.members.add(owner, teammate)
-    return team
-
-
-@pytest.fixture
-def hello(owner: Any, team: Team) -> Function:
+def hello(owner: Any, team: Team, other_team: Team) -> Function:
     """A Python function of team "core" that echoes its event and prints a line."""
     source = "def lambda_handler(event, context):\n    print('hello from the handler')\n    return event\n"
     return console_functions.create_function(
-        user=owner, name="hello", runtime="python3.11", team=team, zip_data=None, source=source
+        caller=user_caller(user=owner, team=team, via="console"), name="hello", runtime="python3.11",
+        zip_data=None, source=source,
     )

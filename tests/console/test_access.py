@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from invocations.access_keys import decrypt_secret
-from invocations.models import AccessKey, Function, FunctionVersion, Invocation
+from invocations.models import AccessKey, Function, FunctionVersion, Invocation, Team
 
 pytestmark = pytest.mark.django_db
 
@@ -59,8 +59,10 @@ def test_outsider_gets_404_for_posts_too(client: Client, outsider: Any, hello: F
     assert client.post("/functions/hello/configuration/", {"handler": "x.y", "timeout": 3, "memory_size": 128}).status_code == 404
 
 
-def test_functions_list_shows_only_visible_functions(client: Client, owner: Any, outsider: Any, hello: Function) -> None:
-    Function.objects.create(name="secret-of-nobody")
+def test_functions_list_shows_only_visible_functions(
+    client: Client, owner: Any, outsider: Any, hello: Function, other_team: Any
+) -> None:
+    Function.objects.create(name="secret-of-nobody", team=Team.objects.create(name="nobody", account_id="333333333333"))
     client.force_login(outsider)
     body = client.get("/").content.decode()
     assert "hello" not in body and "secret-of-nobody" not in body
@@ -76,15 +78,17 @@ def test_outsider_cannot_open_an_invocation_of_another_team(client: Client, outs
     assert b"r-1" not in client.get("/history/").content
 
 
-def test_superuser_sees_functions_without_a_team(client: Client, django_user_model: Any) -> None:
+def test_superuser_sees_the_functions_of_any_team_they_switch_to(client: Client, django_user_model: Any) -> None:
     admin = django_user_model.objects.create_superuser("root", password="pw")
-    fn = Function.objects.create(name="api-made")
+    elsewhere = Team.objects.create(name="t", account_id="333333333333")
+    fn = Function.objects.create(name="api-made", team=elsewhere)
     FunctionVersion.objects.create(function=fn, version="$LATEST", runtime="python3.11", handler="a.b", role="r", code_sha256="x", code_digest="x")
     client.force_login(admin)
+    assert client.post("/team/switch/", {"team": elsewhere.pk}).status_code == 302
     assert b"api-made" in client.get("/").content
 
 
-def test_user_creates_an_access_key_and_sees_the_secret_once(client: Client, owner: Any) -> None:
+def test_user_creates_an_access_key_and_sees_the_secret_once(client: Client, owner: Any, team: Any) -> None:
     client.force_login(owner)
     response = client.post("/keys/", {"description": "laptop"})
     key = AccessKey.objects.get(user=owner)
@@ -95,7 +99,7 @@ def test_user_creates_an_access_key_and_sees_the_secret_once(client: Client, own
     assert key.access_key_id in again and secret not in again and "laptop" in again
 
 
-def test_user_revokes_their_key_but_not_someone_elses(client: Client, owner: Any, outsider: Any) -> None:
+def test_user_revokes_their_key_but_not_someone_elses(client: Client, owner: Any, outsider: Any, team: Any, other_team: Any) -> None:
     client.force_login(owner)
     client.post("/keys/", {"description": "k"})
     key = AccessKey.objects.get(user=owner)
@@ -109,7 +113,7 @@ def test_user_revokes_their_key_but_not_someone_elses(client: Client, owner: Any
     assert not key.is_active
 
 
-def test_key_list_shows_only_the_users_own_keys(client: Client, owner: Any, outsider: Any) -> None:
+def test_key_list_shows_only_another_teams_keys_never(client: Client, owner: Any, outsider: Any, team: Any, other_team: Any) -> None:
     client.force_login(outsider)
     client.post("/keys/", {"description": "charlies-key"})
     client.force_login(owner)

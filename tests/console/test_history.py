@@ -62,10 +62,11 @@ def test_history_filters_by_status_source_type_version_time_and_request_id(clien
 def test_history_query_count_is_fixed(client: Client, owner: Any, hello: Function, django_assert_num_queries: Any) -> None:
     rows(hello, 80)
     client.force_login(owner)
-    with django_assert_num_queries(4):  # session, user, function, page
+    client.get("/")  # the first page of a session stores the current team in it
+    with django_assert_num_queries(6):  # session, user, the switcher's teams, the role, function, page
         client.get("/functions/hello/history/")
     cursor = client.get("/history/").context["page"].next_cursor
-    with django_assert_num_queries(3):  # session, user, page (visibility is a subquery)
+    with django_assert_num_queries(5):  # session, user, teams, role, page (visibility is a subquery)
         client.get("/history/?cursor=" + cursor)
 
 

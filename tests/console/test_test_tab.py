@@ -13,6 +13,7 @@ from django.test import Client
 from console import event_templates, placeholders
 from console.models import TestRun
 from console.services import runs
+from invocations.access import user_caller
 from invocations.models import Function, Invocation
 
 pytestmark = pytest.mark.django_db
@@ -112,7 +113,7 @@ def test_sync_test_is_queued_then_run_by_the_task_and_the_panel_polls_until_the_
 def test_a_failing_function_shows_error_message_type_and_stack_trace(client: Client, owner: Any, hello: Function) -> None:
     client.force_login(owner)
     client.post("/functions/hello/", {"filename": "lambda_function.py", "source": "def lambda_handler(e, c):\n    raise ValueError('<b>bad</b> input')\n"})
-    started = runs.start_test(function=hello, user=owner, body="{}", qualifier="$LATEST", asynchronous=False)
+    started = runs.start_test(function=hello, caller=user_caller(user=owner, team=hello.team, via="console"), body="{}", qualifier="$LATEST", asynchronous=False)
     runs.run_console_test(run_id=started.run.pk)
     body = client.get(f"/functions/hello/test/runs/{started.run.pk}/", **HX).content.decode()
     assert "Executing function: failed" in body
@@ -144,7 +145,7 @@ def test_async_test_shows_the_timeline_while_queued(
 def test_async_panel_stops_polling_when_the_event_is_final(client: Client, owner: Any, hello: Function, monkeypatch: Any) -> None:
     monkeypatch.setattr("invocations.dispatch._send", lambda *a: None)
     client.force_login(owner)
-    started = runs.start_test(function=hello, user=owner, body="{}", qualifier="", asynchronous=True)
+    started = runs.start_test(function=hello, caller=user_caller(user=owner, team=hello.team, via="console"), body="{}", qualifier="", asynchronous=True)
     Invocation.objects.filter(request_id=started.run.request_id).update(status="succeeded", condition="Success", response='"ok"')
     response = client.get(f"/functions/hello/test/runs/{started.run.pk}/", **HX)
     assert response.status_code == 286
@@ -152,6 +153,6 @@ def test_async_panel_stops_polling_when_the_event_is_final(client: Client, owner
 
 
 def test_outsider_cannot_poll_a_run_of_another_team(client: Client, owner: Any, outsider: Any, hello: Function) -> None:
-    started = runs.start_test(function=hello, user=owner, body="{}", qualifier="", asynchronous=False)
+    started = runs.start_test(function=hello, caller=user_caller(user=owner, team=hello.team, via="console"), body="{}", qualifier="", asynchronous=False)
     client.force_login(outsider)
     assert client.get(f"/functions/hello/test/runs/{started.run.pk}/").status_code == 404

@@ -14,6 +14,7 @@ from django.test import Client
 from invocations.event_sources import base
 from invocations.models import EventSourceMapping, Function, Invocation, Trigger
 from invocations.services import triggers as trigger_service
+from invocations.services.teams import operator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,14 +29,15 @@ def logged_in(client: Client, owner: Any) -> Client:
 
 def mapping(function: Function, **fields: Any) -> EventSourceMapping:
     defaults: dict[str, Any] = dict(
-        uuid=str(uuid.uuid4()), function=function, source_kind="sqs", event_source_arn=QUEUE, batch_size=10, state="Enabled"
+        uuid=str(uuid.uuid4()), team=function.team, function=function, source_kind="sqs", event_source_arn=QUEUE,
+        batch_size=10, state="Enabled",
     )
     return EventSourceMapping.objects.create(**{**defaults, **fields})
 
 
 def test_the_tab_lists_mappings_and_triggers_with_their_results(logged_in: Client, hello: Function) -> None:
     mapping(hello, records_processed=1234, last_error="Unhandled: boom", last_processing_result="OK")
-    trigger_service.create_trigger(function=hello, name="nightly", kind="schedule", schedule_expression="cron(0 3 * * ? *)")
+    trigger_service.create_trigger(caller=operator(hello.team), function=hello, name="nightly", kind="schedule", schedule_expression="cron(0 3 * * ? *)")
     Trigger.objects.filter(name="nightly").update(invocation_count=7, last_result="Invoked", last_error="Refused: x")
     page = logged_in.get("/functions/hello/triggers/")
     assert page.status_code == 200
@@ -48,7 +50,7 @@ def test_the_tab_lists_mappings_and_triggers_with_their_results(logged_in: Clien
 def test_the_tab_is_one_query_per_table(logged_in: Client, hello: Function, django_assert_max_num_queries: Any) -> None:
     for n in range(5):
         mapping(hello, event_source_arn=f"{QUEUE}-{n}")
-        trigger_service.create_trigger(function=hello, name=f"hook-{n}", kind="webhook")
+        trigger_service.create_trigger(caller=operator(hello.team), function=hello, name=f"hook-{n}", kind="webhook")
     with django_assert_max_num_queries(12):
         assert logged_in.get("/functions/hello/triggers/").status_code == 200
 
@@ -87,7 +89,7 @@ def test_bad_triggers_are_explained(logged_in: Client, hello: Function, form: di
 
 
 def test_enable_disable_and_delete_a_trigger(logged_in: Client, hello: Function) -> None:
-    trigger_service.create_trigger(function=hello, name="tick", kind="schedule", schedule_expression="rate(1 hour)")
+    trigger_service.create_trigger(caller=operator(hello.team), function=hello, name="tick", kind="schedule", schedule_expression="rate(1 hour)")
     url = "/functions/hello/triggers/t/tick/"
     logged_in.post(url, {"action": "disable"})
     assert Trigger.objects.get(name="tick").enabled is False
@@ -219,7 +221,7 @@ def test_the_invocation_page_links_to_the_batch_records(logged_in: Client, hello
 
 def test_outsiders_see_nothing(client: Client, outsider: Any, hello: Function) -> None:
     m = mapping(hello)
-    trigger_service.create_trigger(function=hello, name="tick", kind="schedule", schedule_expression="rate(1 hour)")
+    trigger_service.create_trigger(caller=operator(hello.team), function=hello, name="tick", kind="schedule", schedule_expression="rate(1 hour)")
     client.force_login(outsider)
     assert client.get("/functions/hello/triggers/").status_code == 404
     assert client.post("/functions/hello/triggers/t/tick/", {"action": "delete"}).status_code == 404

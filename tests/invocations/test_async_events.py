@@ -151,7 +151,7 @@ def test_the_invocation_record_has_awss_shape(settings: Any) -> None:
 
 def test_a_success_record_has_no_function_error(settings: Any) -> None:
     fn = function(settings)
-    Function.objects.create(name="next")
+    Function.objects.create(name="next", team=fn.team)
     configure(fn, on_success_destination=f"{ARN}:next")
     invocation = event(fn)
     run_until_final(invocation)
@@ -394,7 +394,7 @@ def test_the_status_route_answers_signed_requests(settings: Any, access_key: Any
     assert response.status_code == 200
     document = response.json()
     assert (document["Status"], document["Condition"], document["ApproximateInvokeCount"]) == ("failed", "RetriesExhausted", 1)
-    assert document["FunctionArn"] == f"{ARN}:echo:$LATEST"
+    assert document["FunctionArn"] == "arn:aws:lambda:us-east-1:111111111111:function:echo:$LATEST"
     assert [a["Outcome"] for a in document["Attempts"]] == ["failed"]
     assert document["Deliveries"][0]["Kind"] == "on-failure"
     assert get("/2015-03-31/functions/echo/async-invocations/nope").status_code == 404

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from invocations import rows
+from invocations.services.teams import default_team
 from invocations.models import EventInvokeConfig, Function, FunctionVersion, Invocation
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ def new_invocation(function: Function, **fields: Any) -> Invocation:
 
 
 def test_an_inserted_row_reads_back_through_the_orm_with_every_default() -> None:
-    function = Function.objects.create(name="f")
+    function = Function.objects.create(name="f", team=default_team())
     moment = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt_timezone.utc)
     invocation = new_invocation(function, payload='{"k": "v"}', dispatched_at=moment, cold_start=True, duration_ms=1.5)
     rows.insert(invocation)
@@ -41,7 +42,7 @@ def test_an_inserted_row_reads_back_through_the_orm_with_every_default() -> None
 
 
 def test_update_changes_only_the_named_fields_and_honours_its_guard() -> None:
-    function = Function.objects.create(name="f")
+    function = Function.objects.create(name="f", team=default_team())
     invocation = new_invocation(function, response="kept")
     rows.insert(invocation)
     later = timezone.now() + timedelta(minutes=1)
@@ -52,7 +53,7 @@ def test_update_changes_only_the_named_fields_and_honours_its_guard() -> None:
 
 
 def test_an_instance_from_a_raw_row_has_converted_values_and_defers_the_rest() -> None:
-    function = Function.objects.create(name="f")
+    function = Function.objects.create(name="f", team=default_team())
     config = EventInvokeConfig.objects.create(function=function, maximum_retry_attempts=1)
     version = FunctionVersion.objects.create(function=function, version="1", environment={"A": "1"}, runtime="python3.11")
     names = ("id", "function", "maximum_retry_attempts", "last_modified")
@@ -81,7 +82,7 @@ def test_an_instance_from_a_raw_row_has_converted_values_and_defers_the_rest() -
 def test_writes_inside_a_transaction_do_not_wait_for_the_process_writer_lock() -> None:
     from django.db import transaction
 
-    function = Function.objects.create(name="f")
+    function = Function.objects.create(name="f", team=default_team())
     invocation = new_invocation(function)
     rows.insert(invocation)
     assert rows._sqlite_writer.acquire(timeout=1)  # as if another thread were writing
@@ -96,7 +97,7 @@ def test_writes_inside_a_transaction_do_not_wait_for_the_process_writer_lock() -
 def test_insert_many_stores_every_row_and_gives_each_instance_its_own_key() -> None:
     from django.db import connection
 
-    function = Function.objects.create(name="f")
+    function = Function.objects.create(name="f", team=default_team())
     batch = [new_invocation(function, payload=f'{{"n": {n}}}') for n in range(3)]
     rows.insert_many(batch)
     assert len({i.pk for i in batch}) == 3 and not any(i._state.adding for i in batch)

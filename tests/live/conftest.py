@@ -139,3 +139,12 @@ def hello_function(live_lambda: Any) -> str:
     )
     return "hello"
 
+
+
+def make_public(client: Any, name: str, qualifier: str | None = None) -> None:
+    """The two statements a public (``NONE``) function URL needs, as AWS's console adds them."""
+    extra = {"Qualifier": qualifier} if qualifier else {}
+    client.add_permission(FunctionName=name, StatementId="FunctionURLAllowPublicAccess", Principal="*",
+                          Action="lambda:InvokeFunctionUrl", FunctionUrlAuthType="NONE", **extra)
+    client.add_permission(FunctionName=name, StatementId="FunctionURLAllowInvokeAction", Principal="*",
+                          Action="lambda:InvokeFunction", InvokedViaFunctionUrl=True, **extra)

@@ -61,6 +61,11 @@ def test_the_issue_commands_in_order(live: Live, tmp_path: Path, endpoint: str) 
     assert json.loads((tmp_path / "out2.json").read_text()) == "v2"
     url = aws(live, tmp_path, "create-function-url-config", "--function-name", name, "--auth-type", "NONE",
               endpoint=endpoint)
+    # A public URL needs the two statements AWS's console adds (since October 2025): with the CLI, by hand.
+    aws(live, tmp_path, "add-permission", "--function-name", name, "--statement-id", "FunctionURLAllowPublicAccess",
+        "--principal", "*", "--action", "lambda:InvokeFunctionUrl", "--function-url-auth-type", "NONE", endpoint=endpoint)
+    aws(live, tmp_path, "add-permission", "--function-name", name, "--statement-id", "FunctionURLAllowInvokeAction",
+        "--principal", "*", "--action", "lambda:InvokeFunction", "--invoked-via-function-url", endpoint=endpoint)
     path = url["FunctionUrl"].split(".lambda-url.")[0].removeprefix("http://")
     with urllib.request.urlopen(f"{endpoint}/lambda-url/{path}/") as response:
         assert response.read() == b"v2"

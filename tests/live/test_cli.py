@@ -66,7 +66,8 @@ def deployed(home: Path, live: Live) -> str:
 
 
 @pytest.mark.parametrize("command", [[], ["deploy"], ["invoke"], ["logs"], ["history"], ["events"], ["events", "list"],
-                                     ["events", "show"], ["events", "export"], ["events", "import"], ["replay"]])
+                                     ["events", "show"], ["events", "export"], ["events", "import"], ["replay"],
+                                     ["activity"]])
 def test_every_command_has_help(command: list[str]) -> None:
     result = subprocess.run([*workbench_command(), *command, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stdout.startswith("usage: workbench"), result.stderr
@@ -186,3 +187,13 @@ def test_events_import_list_show_export_and_invoke_by_name(home: Path, live: Liv
     assert exported.returncode == 0 and json.loads((home / "out.json").read_text())["Events"][0]["Name"] == "greeting"
     invoked = run(home, live, "invoke", deployed, "--event", "greeting")
     assert json.loads(invoked.stdout)["echo"] == {"hi": 1}
+
+
+def test_activity_shows_who_deployed_what(home: Path, live: Live, deployed: str) -> None:
+    result = run(home, live, "activity", deployed)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["WHEN", "(UTC)", "WHO", "VIA"]
+    assert any("lambda:CreateFunction" in line and f" {live.username} " in line and " cli " in line for line in lines)
+    entries = json.loads(run(home, live, "activity", "--json").stdout)
+    assert {"Time", "Actor", "Via", "Action", "FunctionName", "Changes"} <= set(entries[0])

@@ -18,7 +18,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.live.conftest import REGION, ROLE, Live
+from tests.live.conftest import REGION, ROLE, Live, make_public
 from tests.live.functions import make_zip
 
 pytestmark = pytest.mark.live
@@ -52,7 +52,9 @@ def create(live_lambda: Any, name: str, files: dict[str, str], *, runtime: str =
 @pytest.fixture(scope="module")
 def public_url(live_lambda: Any) -> dict[str, Any]:
     create(live_lambda, "url-public", {"app.py": URL_PY})
-    return live_lambda.create_function_url_config(FunctionName="url-public", AuthType="NONE")
+    config = live_lambda.create_function_url_config(FunctionName="url-public", AuthType="NONE")
+    make_public(live_lambda, "url-public")
+    return config
 
 
 @pytest.fixture(scope="module")
@@ -134,6 +136,7 @@ def test_response_stream_reaches_the_client_before_the_handler_finishes(live: Li
     create(live_lambda, "url-stream", {"index.js": SLOW_STREAM_JS}, runtime="nodejs20.x", handler="index.handler")
     config = live_lambda.create_function_url_config(FunctionName="url-stream", AuthType="NONE",
                                                     InvokeMode="RESPONSE_STREAM")
+    make_public(live_lambda, "url-stream")
     for endpoint in endpoints(live):
         parts = urlsplit(endpoint)
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)

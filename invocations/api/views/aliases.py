@@ -7,9 +7,8 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from invocations.api import shapes
-from invocations.api.base import aws_operation, empty_response, json_body, json_response
+from invocations.api.base import aws_operation, caller, empty_response, json_body, json_response
 from invocations.api.views.functions import max_items
-from invocations.selectors import get_alias as select_alias
 from invocations.selectors import list_aliases as select_aliases
 from invocations.selectors import parse_control_function_name
 from invocations.services import aliases as service
@@ -20,7 +19,8 @@ def create_alias(request: HttpRequest, function_name: str) -> HttpResponse:
     body = json_body(request)
     ref = parse_control_function_name(function_name)
     alias = service.create_alias(
-        function_name=ref.name,
+        caller=caller(request),
+        ref=ref,
         name=body.get("Name"),
         function_version=body.get("FunctionVersion"),
         description=body.get("Description", ""),
@@ -32,7 +32,7 @@ def create_alias(request: HttpRequest, function_name: str) -> HttpResponse:
 @aws_operation
 def get_alias(request: HttpRequest, function_name: str, name: str) -> HttpResponse:
     ref = parse_control_function_name(function_name)
-    return json_response(shapes.alias_configuration(select_alias(ref.name, name)))
+    return json_response(shapes.alias_configuration(service.get_alias(caller=caller(request), ref=ref, name=name)))
 
 
 @aws_operation
@@ -48,14 +48,16 @@ def update_alias(request: HttpRequest, function_name: str, name: str) -> HttpRes
         )
         if member in body
     }
-    alias = service.update_alias(function_name=ref.name, name=name, revision_id=body.get("RevisionId"), **changes)
+    alias = service.update_alias(
+        caller=caller(request), ref=ref, name=name, revision_id=body.get("RevisionId"), **changes
+    )
     return json_response(shapes.alias_configuration(alias))
 
 
 @aws_operation
 def delete_alias(request: HttpRequest, function_name: str, name: str) -> HttpResponse:
     ref = parse_control_function_name(function_name)
-    service.delete_alias(function_name=ref.name, name=name)
+    service.delete_alias(caller=caller(request), ref=ref, name=name)
     return empty_response(204)
 
 
@@ -63,7 +65,8 @@ def delete_alias(request: HttpRequest, function_name: str, name: str) -> HttpRes
 def list_aliases(request: HttpRequest, function_name: str) -> HttpResponse:
     ref = parse_control_function_name(function_name)
     page = select_aliases(
-        function_name=ref.name,
+        caller=caller(request),
+        ref=ref,
         function_version=request.GET.get("FunctionVersion"),
         marker=request.GET.get("Marker"),
         max_items=max_items(request),

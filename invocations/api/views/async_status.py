@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from invocations.api.base import aws_operation, json_response
+from invocations.api.base import aws_operation, caller, json_response
 from invocations.selectors import parse_control_function_name
 from invocations.timeline import async_invocation
 
@@ -17,4 +17,4 @@ from invocations.timeline import async_invocation
 @aws_operation
 def get_async_invocation(request: HttpRequest, function_name: str, request_id: str) -> HttpResponse:
     ref = parse_control_function_name(function_name)
-    return json_response(async_invocation(function_name=ref.name, request_id=request_id))
+    return json_response(async_invocation(caller=caller(request), ref=ref, request_id=request_id))

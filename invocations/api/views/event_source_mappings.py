@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from invocations.api.base import aws_operation, json_body, json_response
-from invocations.api.errors import ValidationException
+from invocations.api.base import aws_operation, caller, json_body, json_response
+from invocations.errors import ValidationException
 from invocations.arns import validation_message
 from invocations.services import event_source_mappings as service
 
@@ -27,14 +27,14 @@ def _max_items(value: str | None) -> int:
 
 @aws_operation
 def create_event_source_mapping(request: HttpRequest) -> HttpResponse:
-    principal = request.principal
-    mapping = service.create_event_source_mapping(body=json_body(request), created_by_id=principal.user_id)
+    mapping = service.create_event_source_mapping(caller=caller(request), body=json_body(request))
     return json_response(service.to_output(mapping), status=202)
 
 
 @aws_operation
 def list_event_source_mappings(request: HttpRequest) -> HttpResponse:
     page = service.list_event_source_mappings(
+        caller=caller(request),
         event_source_arn=request.GET.get("EventSourceArn") or None,
         function_name=request.GET.get("FunctionName") or None,
         marker=request.GET.get("Marker"),
@@ -48,15 +48,15 @@ def list_event_source_mappings(request: HttpRequest) -> HttpResponse:
 
 @aws_operation
 def get_event_source_mapping(request: HttpRequest, mapping_uuid: str) -> HttpResponse:
-    return json_response(service.to_output(service.get_event_source_mapping(mapping_uuid=mapping_uuid)))
+    return json_response(service.to_output(service.get_event_source_mapping(caller=caller(request), mapping_uuid=mapping_uuid)))
 
 
 @aws_operation
 def update_event_source_mapping(request: HttpRequest, mapping_uuid: str) -> HttpResponse:
-    mapping = service.update_event_source_mapping(mapping_uuid=mapping_uuid, body=json_body(request))
+    mapping = service.update_event_source_mapping(caller=caller(request), mapping_uuid=mapping_uuid, body=json_body(request))
     return json_response(service.to_output(mapping), status=202)
 
 
 @aws_operation
 def delete_event_source_mapping(request: HttpRequest, mapping_uuid: str) -> HttpResponse:
-    return json_response(service.to_output(service.delete_event_source_mapping(mapping_uuid=mapping_uuid)), status=202)
+    return json_response(service.to_output(service.delete_event_source_mapping(caller=caller(request), mapping_uuid=mapping_uuid)), status=202)

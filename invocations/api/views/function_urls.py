@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from invocations.api.base import aws_operation, empty_response, json_body, json_response
-from invocations.api.errors import ValidationException
+from invocations.api.base import aws_operation, caller, empty_response, json_body, json_response
+from invocations.errors import ValidationException
 from invocations.api.views.functions import max_items
 from invocations.arns import validation_message
 from invocations.services import function_urls as service
@@ -24,6 +24,7 @@ def _host(request: HttpRequest) -> str:
 def create_function_url_config(request: HttpRequest, function_name: str) -> HttpResponse:
     body = json_body(request)
     config = service.create_function_url_config(
+        caller=caller(request),
         function_name=function_name,
         qualifier=request.GET.get("Qualifier"),
         auth_type=body.get("AuthType"),
@@ -35,7 +36,8 @@ def create_function_url_config(request: HttpRequest, function_name: str) -> Http
 
 @aws_operation
 def get_function_url_config(request: HttpRequest, function_name: str) -> HttpResponse:
-    config = service.get_url_config(function_name=function_name, qualifier=request.GET.get("Qualifier"))
+    config = service.get_url_config(caller=caller(request), function_name=function_name,
+                                    qualifier=request.GET.get("Qualifier"))  # fmt: skip
     return json_response(service.render(config, request_host=_host(request)))
 
 
@@ -43,6 +45,7 @@ def get_function_url_config(request: HttpRequest, function_name: str) -> HttpRes
 def update_function_url_config(request: HttpRequest, function_name: str) -> HttpResponse:
     body = json_body(request)
     config = service.update_function_url_config(
+        caller=caller(request),
         function_name=function_name,
         qualifier=request.GET.get("Qualifier"),
         auth_type=body.get("AuthType"),
@@ -54,7 +57,8 @@ def update_function_url_config(request: HttpRequest, function_name: str) -> Http
 
 @aws_operation
 def delete_function_url_config(request: HttpRequest, function_name: str) -> HttpResponse:
-    service.delete_function_url_config(function_name=function_name, qualifier=request.GET.get("Qualifier"))
+    service.delete_function_url_config(caller=caller(request), function_name=function_name,
+                                       qualifier=request.GET.get("Qualifier"))  # fmt: skip
     return empty_response(204)
 
 
@@ -66,6 +70,7 @@ def list_function_url_configs(request: HttpRequest, function_name: str) -> HttpR
             [(raw, "maxItems", f"Member must have value less than or equal to {MAX_URL_PAGE}")]
         ))
     page = service.list_function_url_configs(
+        caller=caller(request),
         function_name=function_name, marker=request.GET.get("Marker"), max_items=max_items(request, limit=MAX_URL_PAGE)
     )
     data: dict[str, object] = {

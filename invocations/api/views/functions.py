@@ -13,11 +13,11 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 
 from invocations.api import shapes
-from invocations.api.base import aws_operation, empty_response, json_body, json_response
-from invocations.api.errors import ValidationException
+from invocations.api.base import aws_operation, caller, empty_response, json_body, json_response
+from invocations.errors import ValidationException
 from invocations.arns import validation_message
 from invocations.models import FunctionVersion
-from invocations.selectors import get_function_version, list_functions as select_functions, parse_control_function_name
+from invocations.selectors import function_version, list_functions as select_functions, parse_control_function_name
 from invocations.services import code as code_service
 from invocations.services import functions as service
 
@@ -87,12 +87,12 @@ def create_function(request: HttpRequest) -> HttpResponse:
     body = json_body(request)
     ref = parse_control_function_name(str(body.get("FunctionName", "")))
     version = service.create_function(
-        name=ref.name,
+        caller=caller(request),
+        ref=ref,
         config=service.ConfigInput.from_body(body),
         code=body.get("Code"),
-        publish=_flag(body.get("Publish")),
+        publish_first=_flag(body.get("Publish")),
         tags=body.get("Tags") if isinstance(body.get("Tags"), dict) else None,
-        owner_id=request.principal.user_id,  # type: ignore[attr-defined]
     )
     return json_response(shapes.function_configuration(version), status=201)
 
@@ -101,7 +101,7 @@ def create_function(request: HttpRequest) -> HttpResponse:
 def get_function(request: HttpRequest, function_name: str) -> HttpResponse:
     qualifier = request.GET.get("Qualifier")
     ref = parse_control_function_name(function_name, qualifier=qualifier)
-    version = get_function_version(ref.name, ref.qualifier)
+    version = function_version(caller=caller(request), ref=ref, action="lambda:GetFunction")
     function = version.function
     data: dict[str, Any] = {
         "Configuration": shapes.function_configuration(version, arn_qualifier=ref.qualifier),
@@ -117,7 +117,7 @@ def get_function(request: HttpRequest, function_name: str) -> HttpResponse:
 @aws_operation
 def get_function_configuration(request: HttpRequest, function_name: str) -> HttpResponse:
     ref = parse_control_function_name(function_name, qualifier=request.GET.get("Qualifier"))
-    version = get_function_version(ref.name, ref.qualifier)
+    version = function_version(caller=caller(request), ref=ref, action="lambda:GetFunctionConfiguration")
     return json_response(shapes.function_configuration(version, arn_qualifier=ref.qualifier))
 
 
@@ -129,6 +129,7 @@ def list_functions(request: HttpRequest) -> HttpResponse:
             validation_message([(function_version, "functionVersion", "Member must satisfy enum value set: [ALL]")])
         )
     page = select_functions(
+        caller=caller(request),
         all_versions=function_version == "ALL", marker=request.GET.get("Marker"), max_items=max_items(request)
     )
     data: dict[str, Any] = {
@@ -148,7 +149,7 @@ def update_function_configuration(request: HttpRequest, function_name: str) -> H
     body = json_body(request)
     ref = parse_control_function_name(function_name)
     version = service.update_function_configuration(
-        name=ref.name, config=service.ConfigInput.from_body(body), revision_id=body.get("RevisionId")
+        caller=caller(request), ref=ref, config=service.ConfigInput.from_body(body), revision_id=body.get("RevisionId")
     )
     return json_response(shapes.function_configuration(version))
 
@@ -159,9 +160,10 @@ def update_function_code(request: HttpRequest, function_name: str) -> HttpRespon
     ref = parse_control_function_name(function_name)
     code = {key: body[key] for key in ("ZipFile", "S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri") if key in body}
     version = service.update_function_code(
-        name=ref.name,
+        caller=caller(request),
+        ref=ref,
         code=code,
-        publish=_flag(body.get("Publish")),
+        publish_after=_flag(body.get("Publish")),
         dry_run=_flag(body.get("DryRun")),
         revision_id=body.get("RevisionId"),
         architectures=body.get("Architectures"),
@@ -172,11 +174,11 @@ def update_function_code(request: HttpRequest, function_name: str) -> HttpRespon
 @aws_operation
 def delete_function(request: HttpRequest, function_name: str) -> HttpResponse:
     ref = parse_control_function_name(function_name, qualifier=request.GET.get("Qualifier"))
-    service.delete_function(name=ref.name, qualifier=ref.qualifier)
+    service.delete_function(caller=caller(request), ref=ref)
     # The model says 200; the real service answers 204 [LSR].
     return empty_response(204)
 
 
 @aws_operation
 def get_account_settings(request: HttpRequest) -> HttpResponse:
-    return json_response(service.account_settings())
+    return json_response(service.account_settings(caller=caller(request)))

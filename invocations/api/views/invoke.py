@@ -8,28 +8,20 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
-from invocations.api.base import aws_operation
-from invocations.models import Invocation
+from invocations.api.base import aws_operation, caller
 from invocations.services import invoke as invoke_service
 
 
 def invocation_source(request: HttpRequest) -> str:
-    """"cli" for the AWS CLI (its User-Agent starts with aws-cli/) and the workbench CLI
-    (workbench-cli/ in its User-Agent), "api" for SDKs and plain HTTP."""
-    user_agent = request.META.get("HTTP_USER_AGENT", "")
-    is_cli = "aws-cli/" in user_agent or "workbench-cli/" in user_agent
-    return Invocation.Source.CLI if is_cli else Invocation.Source.API
-
-
-def _caller_id(request: HttpRequest) -> int | None:
-    principal = getattr(request, "principal", None)
-    return getattr(principal, "user_id", None)
+    """The history's source of an API call: "cli" or "api", as the caller came (``client_kind``)."""
+    return caller(request).via
 
 
 @aws_operation
 def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
     meta = request.META
     outcome = invoke_service.invoke(
+        caller=caller(request),
         function_name=function_name,
         qualifier=request.GET.get("Qualifier"),
         payload=request.body,
@@ -37,7 +29,6 @@ def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
         log_type=meta.get("HTTP_X_AMZ_LOG_TYPE"),
         client_context=meta.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
         source=invocation_source(request),
-        caller_id=_caller_id(request),
         request_id=request.aws_request_id,  # type: ignore[attr-defined]
     )
     if outcome.status_code != 200:
@@ -55,6 +46,7 @@ def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
 def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse:
     """InvokeAsync: an Event invoke with the old 256 KB limit; 202 with an empty body."""
     outcome = invoke_service.invoke(
+        caller=caller(request),
         function_name=function_name,
         qualifier=None,
         payload=request.body,
@@ -62,7 +54,6 @@ def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse:
         log_type=None,
         client_context=None,
         source=invocation_source(request),
-        caller_id=_caller_id(request),
         request_id=request.aws_request_id,  # type: ignore[attr-defined]
         event_payload_limit=invoke_service.INVOKE_ASYNC_PAYLOAD_LIMIT,
     )

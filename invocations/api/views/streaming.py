@@ -15,8 +15,8 @@ from collections.abc import Iterator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from invocations.api import eventstream
-from invocations.api.base import aws_operation
-from invocations.api.views.invoke import _caller_id, invocation_source
+from invocations.api.base import aws_operation, caller
+from invocations.api.views.invoke import invocation_source
 from invocations.engine.types import InvokeResult
 from invocations.services import invoke as invoke_service
 from invocations.services import streaming
@@ -40,13 +40,13 @@ def invoke_with_response_stream(request: HttpRequest, function_name: str) -> Htt
     if log_type:
         invoke_service._check_enum(log_type, "logType", invoke_service.LOG_TYPES)
     started = streaming.start(
+        caller=caller(request),
         function_name=function_name,
         qualifier=request.GET.get("Qualifier"),
         payload=request.body,
         invocation_type=meta.get("HTTP_X_AMZ_INVOCATION_TYPE"),
         client_context=meta.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
         source=invocation_source(request),
-        caller_id=_caller_id(request),
         request_id=request.aws_request_id,  # type: ignore[attr-defined]
     )
     if started is None:  # DryRun

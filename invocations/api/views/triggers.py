@@ -26,11 +26,13 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from invocations.api.base import aws_operation, json_body, json_response
-from invocations.api.errors import AwsError, InvalidParameterValueException
+from invocations.access import Caller, find_function
+from invocations.api.base import aws_operation, caller, json_body, json_response
+from invocations.api.errors import error_response
+from invocations.errors import AwsError, InvalidParameterValueException
 from invocations.event_sources import push
 from invocations.models import Trigger
-from invocations.selectors import get_function, parse_control_function_name
+from invocations.selectors import parse_control_function_name
 from invocations.services import triggers as service
 
 
@@ -62,8 +64,8 @@ def describe(trigger: Trigger, request: HttpRequest) -> dict[str, Any]:
     }
 
 
-def _function(function_name: str) -> Any:
-    return get_function(parse_control_function_name(function_name).name)
+def _function(who: Caller, function_name: str, action: str) -> Any:
+    return find_function(who, parse_control_function_name(function_name), action, qualified=False)
 
 
 def _string(body: dict[str, Any], key: str) -> str:
@@ -79,18 +81,21 @@ def _string(body: dict[str, Any], key: str) -> str:
 
 @aws_operation
 def list_triggers(request: HttpRequest, function_name: str) -> HttpResponse:
-    function = _function(function_name)
-    return json_response({"Triggers": [describe(t, request) for t in service.list_triggers(function=function)]})
+    who = caller(request)
+    function = _function(who, function_name, "lambda:GetTrigger")
+    return json_response({"Triggers": [describe(t, request) for t in service.list_triggers(caller=who, function=function)]})
 
 
 @aws_operation
 def create_trigger(request: HttpRequest, function_name: str) -> HttpResponse:
-    function = _function(function_name)
+    who = caller(request)
+    function = _function(who, function_name, "lambda:CreateTrigger")
     body = json_body(request)
     enabled = body.get("Enabled", True)
     if not isinstance(enabled, bool):
         raise InvalidParameterValueException("Enabled must be a boolean.")
     created = service.create_trigger(
+        caller=who,
         function=function,
         name=_string(body, "Name"),
         kind=_string(body, "Kind"),
@@ -110,24 +115,31 @@ def create_trigger(request: HttpRequest, function_name: str) -> HttpResponse:
 
 @aws_operation
 def get_trigger(request: HttpRequest, function_name: str, name: str) -> HttpResponse:
-    return json_response(describe(service.get_trigger(function=_function(function_name), name=name), request))
+    who = caller(request)
+    function = _function(who, function_name, "lambda:GetTrigger")
+    return json_response(describe(service.get_trigger(caller=who, function=function, name=name), request))
 
 
 @aws_operation
 def delete_trigger(request: HttpRequest, function_name: str, name: str) -> HttpResponse:
-    service.delete_trigger(function=_function(function_name), name=name)
+    who = caller(request)
+    service.delete_trigger(caller=who, function=_function(who, function_name, "lambda:DeleteTrigger"), name=name)
     return HttpResponse(status=204)
 
 
 @aws_operation
 def enable_trigger(request: HttpRequest, function_name: str, name: str) -> HttpResponse:
-    trigger = service.set_enabled(function=_function(function_name), name=name, enabled=True)
+    who = caller(request)
+    function = _function(who, function_name, "lambda:UpdateTrigger")
+    trigger = service.set_enabled(caller=who, function=function, name=name, enabled=True)
     return json_response(describe(trigger, request))
 
 
 @aws_operation
 def disable_trigger(request: HttpRequest, function_name: str, name: str) -> HttpResponse:
-    trigger = service.set_enabled(function=_function(function_name), name=name, enabled=False)
+    who = caller(request)
+    function = _function(who, function_name, "lambda:UpdateTrigger")
+    trigger = service.set_enabled(caller=who, function=function, name=name, enabled=False)
     return json_response(describe(trigger, request))
 
 
@@ -143,7 +155,7 @@ def _refusal(status: int, message: str, request_id: str) -> HttpResponse:
 def _trigger(token: str, kind: str) -> Trigger | None:
     if not token or len(token) > 64:
         return None
-    return Trigger.objects.select_related("function").filter(token=token, kind=kind).first()
+    return Trigger.objects.select_related("function__team").filter(token=token, kind=kind).first()
 
 
 @csrf_exempt
@@ -165,7 +177,7 @@ def webhook(request: HttpRequest, token: str) -> HttpResponse:
     try:
         request_id = service.invoke_and_record(trigger, event)
     except AwsError as error:
-        return error.to_response(reference)
+        return error_response(error, reference)
     response = json_response({"RequestId": request_id}, status=202)
     response["x-amzn-RequestId"] = request_id
     return response
@@ -187,6 +199,6 @@ def sns(request: HttpRequest, token: str) -> HttpResponse:
         stats.record_trigger(trigger, result=f"Refused ({refused.status})", error=refused.message)
         return _refusal(refused.status, refused.message, reference)
     except AwsError as error:
-        return error.to_response(reference)
+        return error_response(error, reference)
     return json_response({"Type": outcome.kind, "RequestId": outcome.request_id}, status=200)
 

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 
 from invocations.api import shapes
-from invocations.api.base import aws_operation, json_body, json_response
+from invocations.api.base import aws_operation, caller, json_body, json_response
 from invocations.api.views.functions import max_items
 from invocations.selectors import list_versions, parse_control_function_name
 from invocations.services.versions import publish_version as publish
@@ -18,7 +18,8 @@ def publish_version(request: HttpRequest, function_name: str) -> HttpResponse:
     body = json_body(request)
     ref = parse_control_function_name(function_name)
     version = publish(
-        function_name=ref.name,
+        caller=caller(request),
+        ref=ref,
         code_sha256=body.get("CodeSha256"),
         description=body.get("Description"),
         revision_id=body.get("RevisionId"),
@@ -29,7 +30,7 @@ def publish_version(request: HttpRequest, function_name: str) -> HttpResponse:
 @aws_operation
 def list_versions_by_function(request: HttpRequest, function_name: str) -> HttpResponse:
     ref = parse_control_function_name(function_name)
-    page = list_versions(function_name=ref.name, marker=request.GET.get("Marker"), max_items=max_items(request))
+    page = list_versions(caller=caller(request), ref=ref, marker=request.GET.get("Marker"), max_items=max_items(request))
     # Every entry carries its version in the ARN, `…:$LATEST` included [LSR].
     data: dict[str, Any] = {
         "Versions": [shapes.function_configuration(v, arn_qualifier=v.version) for v in page.items]

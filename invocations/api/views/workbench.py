@@ -2,8 +2,9 @@
 the AWS API does not offer: invocation history, one record, replay, log following, saved test
 events. SigV4-signed like the AWS API (same keys, service ``lambda``), same error shapes.
 
-Every authenticated caller sees every function's records (one account per deployment, as for
-Invoke; spec-level permissions are not modelled).
+Records are read with ``lambda:ListInvocations`` / ``lambda:GetInvocation`` on their function (every
+role of its team, another team where its policy says so); a replay is an ``lambda:InvokeFunction``
+of the original's function by the replaying caller.
 
 Routes (documented in README.md, "The workbench API"):
 
@@ -14,28 +15,32 @@ Routes (documented in README.md, "The workbench API"):
 * ``GET  invocations/{request_id}`` — one record, with payload, response and logs.
 * ``POST invocations/{request_id}/replay`` — invoke again with the same function, qualifier and
   payload; body ``{"InvocationType": "RequestResponse"|"Event"}`` (optional).
-* ``GET/POST functions/{name}/events[/{event}]`` — saved test events (console's ``TestEvent``).
+* ``GET  activity`` and ``GET functions/{name}/activity`` — the audit log of the caller's team or of
+  one function, newest first (``limit``, ``Marker``).
+
+Saved test events (``functions/{name}/events``) belong to the console app and are served by
+``console/api.py`` in this same frame.
 """
 
 from __future__ import annotations
 
 import base64
-import importlib
-import json
 import uuid
 from datetime import datetime, timezone as dt_timezone
 from typing import Any
 
 from django import forms
-from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 
-from invocations.api.base import aws_operation, json_body, json_response
-from invocations.api.errors import InvalidParameterValueException, ResourceNotFoundException
+from invocations import activity
+from invocations.access import find_function
+from invocations.api.base import aws_operation, caller, json_body, json_response
+from invocations.arns import arn_of
+from invocations.errors import InvalidParameterValueException, ResourceNotFoundException
 from invocations.models import Invocation
 from invocations.recorder import BINARY_PREFIX
-from invocations.selectors import get_function, parse_control_function_name
+from invocations.selectors import invocation_for, parse_control_function_name
 from invocations.services import invoke as invoke_service
 
 MAX_LIMIT = 200
@@ -109,8 +114,8 @@ def _query(request: HttpRequest) -> dict[str, Any]:
 @aws_operation
 def list_invocations(request: HttpRequest, function_name: str) -> HttpResponse:
     query = _query(request)
-    name = parse_control_function_name(function_name).name
-    function = get_function(name)
+    function = find_function(caller(request), parse_control_function_name(function_name), "lambda:ListInvocations",
+                             qualified=False)  # fmt: skip
     rows = Invocation.objects.filter(function=function)
     for field in ("status", "source", "qualifier"):
         if query[field]:
@@ -135,36 +140,32 @@ def list_invocations(request: HttpRequest, function_name: str) -> HttpResponse:
     return json_response(data)
 
 
-def _invocation(request_id: str) -> Invocation:
-    found = Invocation.objects.filter(request_id=request_id).first()
-    if found is None:
-        raise ResourceNotFoundException(f"Invocation not found: {request_id}")
-    return found
-
-
 @aws_operation
 def get_invocation(request: HttpRequest, request_id: str) -> HttpResponse:
-    return json_response(detail(_invocation(request_id)))
+    return json_response(detail(invocation_for(caller=caller(request), request_id=request_id)))
 
 
 @aws_operation
 def replay(request: HttpRequest, request_id: str) -> HttpResponse:
     """Invoke again what ``request_id`` invoked (function, qualifier, payload), as a CLI call."""
-    original = _invocation(request_id)
+    who = caller(request)
+    original = invocation_for(caller=who, request_id=request_id)
+    if original.function is None:
+        raise ResourceNotFoundException(f"The function of {request_id} no longer exists.")
     body = json_body(request)
     invocation_type = body.get("InvocationType") or invoke_service.REQUEST_RESPONSE
     if invocation_type not in (invoke_service.REQUEST_RESPONSE, invoke_service.EVENT):
         raise InvalidParameterValueException("InvocationType must be RequestResponse or Event.")
     new_id = str(uuid.uuid4())
     outcome = invoke_service.invoke(
-        function_name=original.function_name,
+        caller=who.through("cli"),
+        function_name=arn_of(original.function),
         qualifier=original.qualifier or None,
         payload=original.payload.encode("utf-8"),
         invocation_type=invocation_type,
         log_type="Tail",
         client_context=None,
         source=Invocation.Source.CLI,
-        caller_id=getattr(getattr(request, "principal", None), "user_id", None),
         request_id=new_id,
     )
     return json_response({
@@ -178,83 +179,37 @@ def replay(request: HttpRequest, request_id: str) -> HttpResponse:
     })
 
 
-# --- saved test events (console.TestEvent) ---------------------------------------------------------
-#
-# Saved events belong to the console app, and invocations does not import console at module level
-# (ARCHITECTURE.md): its event services are imported when a request needs them, so these routes
-# answer 404 on a deployment without the console app. Creating and overwriting go through the
-# console's own services, so names are checked and shared events keep their versions.
+# --- the activity log ------------------------------------------------------------------------------
 
 
-def _event_services() -> Any:
-    try:
-        return importlib.import_module("console.services.events")
-    except ImportError:
-        raise ResourceNotFoundException("Saved test events are not available on this server.") from None
+class ActivityQuery(forms.Form):
+    limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False)
+    Marker = forms.IntegerField(min_value=1, required=False)
 
 
-def _user(request: HttpRequest) -> Any:
-    from django.contrib.auth import get_user_model
-
-    return get_user_model().objects.get(pk=request.principal.user_id)  # type: ignore[attr-defined]
-
-
-def _event_json(event: Any) -> dict[str, Any]:
-    try:
-        body = json.loads(event.body)
-    except ValueError:
-        body = event.body  # kept as written (the console accepts placeholders)
-    return {"Name": event.name, "Scope": event.scope, "Body": body, "Owner": getattr(event.owner, "username", None)}
-
-
-def _visible(request: HttpRequest, function_name: str) -> tuple[Any, Any, Any]:
-    services = _event_services()
-    function = get_function(parse_control_function_name(function_name).name)
-    user = _user(request)
-    return services, user, services.visible_events(function=function, user=user).select_related("owner", "function")
+def _activity_page(request: HttpRequest, rows: Any) -> HttpResponse:
+    form = ActivityQuery(request.GET)
+    if not form.is_valid():
+        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+        raise InvalidParameterValueException(f"Invalid query: {problems}")
+    limit, marker = form.cleaned_data["limit"] or 50, form.cleaned_data["Marker"]
+    if marker:
+        rows = rows.filter(pk__lt=marker)
+    page = list(rows[: limit + 1])
+    data: dict[str, Any] = {"Activity": [activity.to_json(entry) for entry in page[:limit]]}
+    if len(page) > limit:
+        data["NextMarker"] = str(page[limit - 1].pk)
+    return json_response(data)
 
 
 @aws_operation
-def list_events(request: HttpRequest, function_name: str) -> HttpResponse:
-    _, _, events = _visible(request, function_name)
-    return json_response({"Events": [_event_json(e) for e in events.order_by("name", "scope")]})
+def list_team_activity(request: HttpRequest) -> HttpResponse:
+    """The caller's team's activity log, newest first."""
+    return _activity_page(request, activity.for_team(caller=caller(request)))
 
 
 @aws_operation
-def get_event(request: HttpRequest, function_name: str, name: str) -> HttpResponse:
-    _, _, events = _visible(request, function_name)
-    # The caller's private event wins over a shared one of the same name.
-    found = sorted(events.filter(name=name), key=lambda e: e.scope != "private")
-    if not found:
-        raise ResourceNotFoundException(f"Test event not found: {name}")
-    return json_response(_event_json(found[0]))
-
-
-@aws_operation
-def create_events(request: HttpRequest, function_name: str) -> HttpResponse:
-    """Import: ``{"Events": [{"Name", "Body", "Scope"?}], "Overwrite": bool}`` (all or nothing)."""
-    services, user, events = _visible(request, function_name)
-    body = json_body(request)
-    items = body.get("Events")
-    if not isinstance(items, list) or not items:
-        raise InvalidParameterValueException("Events must be a non-empty list.")
-    saved = []
-    try:
-        with transaction.atomic():
-            for item in items:
-                if not isinstance(item, dict) or not isinstance(item.get("Name"), str) or "Body" not in item:
-                    raise InvalidParameterValueException("Each event needs a Name and a Body.")
-                scope = item.get("Scope") or "private"
-                text = item["Body"] if isinstance(item["Body"], str) else json.dumps(item["Body"], indent=2)
-                existing = events.filter(name=item["Name"], scope=scope)
-                existing = existing.filter(owner=user) if scope == "private" else existing
-                current = existing.first()
-                if current is not None and body.get("Overwrite"):
-                    saved.append(services.update_event(event=current, user=user, body=text))
-                else:
-                    function = get_function(parse_control_function_name(function_name).name)
-                    saved.append(services.create_event(function=function, user=user, name=item["Name"],
-                                                       scope=scope, body=text))
-    except services.EventError as error:
-        raise InvalidParameterValueException(f"{error.field}: {error.message}") from None
-    return json_response({"Events": [_event_json(e) for e in saved]}, status=201)
+def list_function_activity(request: HttpRequest, function_name: str) -> HttpResponse:
+    """One function's activity log, newest first."""
+    ref = parse_control_function_name(function_name)
+    return _activity_page(request, activity.for_function(caller=caller(request), ref=ref))

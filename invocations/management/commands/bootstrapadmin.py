@@ -2,7 +2,8 @@
 
 On the first run it prints ``USERNAME=…``, ``PASSWORD=…``, ``AWS_ACCESS_KEY_ID=…`` and
 ``AWS_SECRET_ACCESS_KEY=…`` (the only time the password and secret are shown); when the user already
-exists it changes nothing and prints nothing. ``scripts/run.py`` relies on both behaviours.
+exists it changes nothing and prints nothing. ``scripts/run.py`` relies on both behaviours. The
+superuser is the admin of the default team (account ``LAMBDA_ACCOUNT_ID``), and the key acts there.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from invocations.access_keys import create_access_key
+from invocations.models import Membership
+from invocations.services import teams
 
 
 class Command(BaseCommand):
@@ -32,7 +35,9 @@ class Command(BaseCommand):
                 return
             password = secrets.token_urlsafe(18)
             user = User.objects.create_superuser(username=username, email=options["email"], password=password)
-            key = create_access_key(user=user, description="created by bootstrapadmin")
+            team = teams.default_team()
+            Membership.objects.create(team=team, user=user, role=Membership.Role.ADMIN)
+            key = create_access_key(user=user, team=team, description="created by bootstrapadmin")
         self.stdout.write(f"USERNAME={username}")
         self.stdout.write(f"PASSWORD={password}")
         self.stdout.write(f"AWS_ACCESS_KEY_ID={key.access_key_id}")

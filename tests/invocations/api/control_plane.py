@@ -13,7 +13,7 @@ from invocations.models import WorkerHeartbeat
 from tests.conftest import ECHO_PY, zip_bytes
 
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
-ARN = "arn:aws:lambda:us-east-1:000000000000:function"
+ARN = "arn:aws:lambda:us-east-1:111111111111:function"
 
 
 @pytest.fixture

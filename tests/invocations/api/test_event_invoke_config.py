@@ -14,12 +14,12 @@ from tests.invocations.services.test_invoke import make_function
 
 pytestmark = pytest.mark.django_db
 
-ARN = "arn:aws:lambda:us-east-1:000000000000:function"
+ARN = "arn:aws:lambda:us-east-1:111111111111:function"
 QUEUE = "arn:aws:sqs:us-east-1:000000000000:failures"
 
 
 @pytest.fixture(autouse=True)
-def functions(settings: Any, tmp_path: Path) -> None:
+def functions(settings: Any, tmp_path: Path, team: Any) -> None:
     settings.LAMBDA_CODE_DIR = tmp_path / "code"
     function = make_function(code_dir=settings.LAMBDA_CODE_DIR, versions=("$LATEST", "1"))
     Alias.objects.create(function=function, name="prod", function_version="1")

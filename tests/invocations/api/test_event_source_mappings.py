@@ -17,7 +17,7 @@ from tests.invocations.services.test_invoke import make_function
 
 pytestmark = pytest.mark.django_db
 
-FN = "arn:aws:lambda:us-east-1:000000000000:function"
+FN = "arn:aws:lambda:us-east-1:111111111111:function"
 QUEUE = "arn:aws:sqs:us-east-1:000000000000:orders"
 FIFO = "arn:aws:sqs:us-east-1:000000000000:orders.fifo"
 STREAM = "arn:aws:kinesis:us-east-1:000000000000:stream/clicks"
@@ -26,7 +26,7 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[
 
 
 @pytest.fixture(autouse=True)
-def functions(settings: Any, tmp_path: Path) -> None:
+def functions(settings: Any, tmp_path: Path, team: Any) -> None:
     settings.LAMBDA_CODE_DIR = tmp_path / "code"
     function = make_function(code_dir=settings.LAMBDA_CODE_DIR, versions=("$LATEST", "1"))
     Alias.objects.create(function=function, name="prod", function_version="1")
@@ -58,7 +58,7 @@ def test_create_for_sqs_answers_202_with_awss_defaults(lambda_client: Any) -> No
         "State": "Creating",
         "StateTransitionReason": "USER_INITIATED",
         "FunctionResponseTypes": [],
-        "EventSourceMappingArn": f"arn:aws:lambda:us-east-1:000000000000:event-source-mapping:{uuid}",
+        "EventSourceMappingArn": f"arn:aws:lambda:us-east-1:111111111111:event-source-mapping:{uuid}",
     }
 
 
@@ -233,7 +233,7 @@ def test_a_kinesis_mapping_needs_a_starting_position_and_echoes_stream_fields(la
         "State": "Creating",
         "StateTransitionReason": "User action",
         "FunctionResponseTypes": [],
-        "EventSourceMappingArn": f"arn:aws:lambda:us-east-1:000000000000:event-source-mapping:{response['UUID']}",
+        "EventSourceMappingArn": f"arn:aws:lambda:us-east-1:111111111111:event-source-mapping:{response['UUID']}",
         "StartingPosition": "TRIM_HORIZON",
         "ParallelizationFactor": 1,
         "MaximumRetryAttempts": 2,
@@ -298,7 +298,7 @@ def test_a_rabbitmq_mapping_by_amqp_url_gets_a_derived_arn(lambda_client: Any) -
     response = lambda_client.create_event_source_mapping(
         EventSourceArn="amqp://guest:guest@127.0.0.1:5672/%2F", FunctionName="echo", Queues=["jobs"]
     )
-    assert re.match(r"^arn:aws:mq:us-east-1:000000000000:broker:127\.0\.0\.1:b-[0-9a-f]{12}$", response["EventSourceArn"])
+    assert re.match(r"^arn:aws:mq:us-east-1:111111111111:broker:127\.0\.0\.1:b-[0-9a-f]{12}$", response["EventSourceArn"])
     mapping = EventSourceMapping.objects.get(uuid=response["UUID"])
     assert (mapping.source_kind, mapping.source_url) == ("rabbitmq", "amqp://guest:guest@127.0.0.1:5672/%2F")
 

@@ -21,7 +21,7 @@ TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 
 
 @pytest.fixture
-def fn(tmp_path: Path, settings: Any) -> str:
+def fn(tmp_path: Path, settings: Any, team: Any) -> str:
     settings.LAMBDA_CODE_DIR = tmp_path / "code"
     function = make_function("web", code_dir=settings.LAMBDA_CODE_DIR)
     function.aliases.create(name="live", function_version="$LATEST")
@@ -39,8 +39,8 @@ def test_it_creates_a_url_and_returns_it_in_aws_format(lambda_client: Any, fn: s
     assert got["FunctionUrl"] == created["FunctionUrl"] and TIME_RE.match(got["LastModifiedTime"])
 
 
-def test_the_url_carries_the_port_the_api_was_reached_on(lambda_client: Any, fn: str, settings: Any) -> None:
-    config = function_urls.create_function_url_config(function_name=fn, qualifier=None, auth_type="NONE")
+def test_the_url_carries_the_port_the_api_was_reached_on(lambda_client: Any, fn: str, settings: Any, owner_caller: Any) -> None:
+    config = function_urls.create_function_url_config(caller=owner_caller, function_name=fn, qualifier=None, auth_type="NONE")
     assert function_urls.function_url(config, request_host="127.0.0.1:8765").endswith(".localhost:8765/")
     assert function_urls.function_url(config, request_host="[::1]:8766").endswith(".localhost:8766/")
     settings.FUNCTION_URL_PORT = 443
@@ -50,13 +50,13 @@ def test_the_url_carries_the_port_the_api_was_reached_on(lambda_client: Any, fn:
         f"https://{config.url_id}.lambda-url.us-east-1.fn.example.org/"
 
 
-def test_links_for_the_console(fn: str) -> None:
-    config = function_urls.create_function_url_config(function_name=fn, qualifier=None, auth_type="AWS_IAM")
+def test_links_for_the_console(fn: str, owner_caller: Any) -> None:
+    config = function_urls.create_function_url_config(caller=owner_caller, function_name=fn, qualifier=None, auth_type="AWS_IAM")
     links = function_urls.links(config, request_host="[::1]:8000")
     assert links.function_url == f"http://{config.url_id}.lambda-url.us-east-1.localhost:8000/"
     assert links.path_url == f"http://[::1]:8000/lambda-url/{config.url_id}/"
     assert links.curl.startswith("curl --aws-sigv4 'aws:amz:us-east-1:lambda'") and links.function_url in links.curl
-    public = function_urls.update_function_url_config(function_name=fn, qualifier=None, auth_type="NONE")
+    public = function_urls.update_function_url_config(caller=owner_caller, function_name=fn, qualifier=None, auth_type="NONE")
     assert function_urls.links(public, request_host="127.0.0.1:8000").curl == f"curl {links.function_url}"
 
 

@@ -16,7 +16,10 @@ from django.test import Client
 from invocations import recorder
 from invocations.access_keys import NewAccessKey
 from invocations.models import Invocation
-from invocations.services import function_urls
+from invocations.arns import arn_of
+from invocations.models import Team
+from invocations.services import function_urls, permissions, teams
+from invocations.services.teams import default_team
 from tests.invocations.services.test_invoke import make_function
 
 pytestmark = pytest.mark.django_db
@@ -56,9 +59,17 @@ def code_dir(settings: Any, tmp_path: Path) -> Path:
     return settings.LAMBDA_CODE_DIR
 
 
-def url(code_dir: Path, files: dict[str, str], *, auth: str = "NONE", name: str = "web", **options: Any) -> Any:
-    make_function(name, files, code_dir=code_dir, **options.pop("function", {}))
-    return function_urls.create_function_url_config(function_name=name, qualifier=None, auth_type=auth, **options)
+def url(code_dir: Path, files: dict[str, str], *, auth: str = "NONE", name: str = "web", team: Team | None = None,
+        public: bool = True, **options: Any) -> Any:
+    """A function and its URL; a ``NONE`` URL made public (``public``) as the console makes it."""
+    function = make_function(name, files, code_dir=code_dir, team=team or default_team(), **options.pop("function", {}))
+    operator = teams.operator(function.team)
+    config = function_urls.create_function_url_config(
+        caller=operator, function_name=arn_of(function), qualifier=None, auth_type=auth, **options
+    )
+    if auth == "NONE" and public:
+        permissions.allow_public_url(caller=operator, function=function, qualifier="")
+    return config
 
 
 def host_of(config: Any) -> str:
@@ -160,8 +171,8 @@ def sign(config: Any, key: NewAccessKey, path: str = "/", body: bytes = b"", sec
     return {f"HTTP_{k.upper().replace('-', '_')}": v for k, v in request.headers.items() if k.lower() != "content-length"}
 
 
-def test_aws_iam_urls_need_a_sigv4_signature(code_dir: Path, access_key: NewAccessKey) -> None:
-    config = url(code_dir, {"app.py": EVENT_PY}, auth="AWS_IAM")
+def test_aws_iam_urls_need_a_sigv4_signature(code_dir: Path, access_key: NewAccessKey, team: Team) -> None:
+    config = url(code_dir, {"app.py": EVENT_PY}, auth="AWS_IAM", team=team)
     unsigned = get(config, method="post", data=b"hi", content_type="text/plain")
     assert unsigned.status_code == 403 and unsigned["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
     forged = Client().post("/", data=b"hi", content_type="text/plain", HTTP_HOST=host_of(config),
@@ -171,7 +182,8 @@ def test_aws_iam_urls_need_a_sigv4_signature(code_dir: Path, access_key: NewAcce
                            **sign(config, access_key, body=b"hi"))
     assert signed.status_code == 200, signed.content
     iam = json.loads(signed.content)["requestContext"]["authorizer"]["iam"]
-    assert iam["accessKey"] == access_key.access_key_id and iam["userArn"].endswith(":user/alice")
+    assert iam["accessKey"] == access_key.access_key_id and iam["userArn"] == "arn:aws:iam::111111111111:user/alice"
+    assert iam["accountId"] == "111111111111"
     assert [r.caller_id for r in records()] == [access_key_user(access_key)]
 
 
@@ -197,3 +209,62 @@ def test_response_stream_mode_with_a_python_handler_is_mapped_like_buffered(code
     config = url(code_dir, {"app.py": SHAPES_PY}, invoke_mode="RESPONSE_STREAM")
     response = get(config, "/dict")
     assert response.status_code == 200 and response.content == b'{"hello":"world"}'
+
+
+# --- who may call a URL ------------------------------------------------------------------------------
+
+
+def test_a_none_url_without_the_public_statements_is_forbidden(code_dir: Path) -> None:
+    config = url(code_dir, {"app.py": EVENT_PY}, public=False)
+    response = get(config)
+    assert response.status_code == 403 and json.loads(response.content) == {"Message": "Forbidden"}
+    assert records() == []
+
+
+def test_another_teams_key_cannot_open_an_aws_iam_url_until_the_policy_allows_it(
+    code_dir: Path, team: Team, outsider_key: NewAccessKey
+) -> None:
+    config = url(code_dir, {"app.py": EVENT_PY}, auth="AWS_IAM", team=team)
+    signed = lambda: Client().post("/", data=b"hi", content_type="text/plain", HTTP_HOST=host_of(config),  # noqa: E731
+                                   **sign(config, outsider_key, body=b"hi"))
+    refused = signed()
+    assert refused.status_code == 403 and json.loads(refused.content) == {"Message": "Forbidden"}
+    function = config.function
+    operator = teams.operator(team)
+    permissions.allow(caller=operator, function=function, qualifier="", sid="url", principal="222222222222",
+                      action="lambda:InvokeFunctionUrl", function_url_auth_type="AWS_IAM")
+    assert signed().status_code == 403  # InvokeFunction via the URL is needed too (AWS, October 2025)
+    permissions.allow(caller=operator, function=function, qualifier="", sid="invoke", principal="222222222222",
+                      action="lambda:InvokeFunction", invoked_via_function_url=True)
+    allowed = signed()
+    assert allowed.status_code == 200
+    assert json.loads(allowed.content)["requestContext"]["authorizer"]["iam"]["accountId"] == "222222222222"
+
+
+# --- the console's origin is not the function's ----------------------------------------------------
+
+COOKIE_PY = """\
+import json
+def handler(event, context):
+    return {"statusCode": 200, "headers": {"content-type": "text/html", "service-worker-allowed": "/",
+            "clear-site-data": '"cookies"'}, "cookies": ["sessionid=stolen; Path=/", "csrftoken=fixed", "own=1"],
+            "body": json.dumps(event.get("cookies"))}
+"""
+
+
+def test_the_path_form_runs_sandboxed_and_cannot_touch_the_consoles_cookies(code_dir: Path) -> None:
+    config = url(code_dir, {"app.py": COOKIE_PY})
+    response = get(config, "/", via="path", HTTP_COOKIE="sessionid=SECRET; csrftoken=TOKEN; own=1")
+    assert json.loads(response.content) == ["own=1"]  # the console's cookies never reach the function
+    policies = [v for n, v in response.items() if n == "Content-Security-Policy"]
+    assert policies and all("sandbox" in p and "allow-same-origin" not in p for p in policies)
+    assert [v for n, v in response.items() if n == "Set-Cookie"] == ["own=1"]
+    assert "Service-Worker-Allowed" not in response and "Clear-Site-Data" not in response
+
+
+def test_the_host_form_is_the_functions_own_origin(code_dir: Path) -> None:
+    config = url(code_dir, {"app.py": COOKIE_PY})
+    response = get(config, "/", HTTP_COOKIE="sessionid=SECRET; own=1")
+    assert json.loads(response.content) == ["own=1"]
+    assert "Content-Security-Policy" not in response  # its own origin: the function's page as it wrote it
+    assert len([v for n, v in response.items() if n == "Set-Cookie"]) == 3

@@ -18,7 +18,7 @@ from tests.invocations.services.test_invoke import make_function
 
 pytestmark = pytest.mark.django_db
 
-ARN = "arn:aws:lambda:us-east-1:000000000000:function"
+ARN = "arn:aws:lambda:us-east-1:111111111111:function"
 
 FAILING_PY = "def handler(event, context):\n    raise ValueError('no good: ' + str(event))\n"
 CONTEXT_PY = (
@@ -67,12 +67,12 @@ def test_it_returns_the_functions_result(lambda_client: Any, code_dir: Path) -> 
         ("echo:1", None, "1"),
         ("echo", "1", "1"),
         ("echo:1", "1", "1"),
-        ("000000000000:function:echo", None, "$LATEST"),
-        ("000000000000:function:echo:1", None, "1"),
+        ("111111111111:function:echo", None, "$LATEST"),
+        ("111111111111:function:echo:1", None, "1"),
         (f"{ARN}:echo", None, "$LATEST"),
         (f"{ARN}:echo:1", None, "1"),
         (f"{ARN}:echo", "$LATEST", "$LATEST"),
-        ("us-east-1:000000000000:function:echo", None, "$LATEST"),
+        ("us-east-1:111111111111:function:echo", None, "$LATEST"),
     ],
 )
 def test_it_accepts_every_function_name_form(

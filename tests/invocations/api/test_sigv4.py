@@ -11,7 +11,7 @@ from django.test import RequestFactory
 
 from invocations.access_keys import create_access_key, revoke_access_key
 from invocations.api import sigv4
-from invocations.api.errors import (
+from invocations.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,
@@ -68,13 +68,14 @@ def signed_request(
 
 
 @pytest.fixture
-def key(owner: Any) -> Any:
-    return create_access_key(user=owner)
+def key(owner: Any, team: Any) -> Any:
+    return create_access_key(user=owner, team=team)
 
 
 def test_it_accepts_a_botocore_signature_over_a_percent_encoded_arn_path(key: Any, owner: Any) -> None:
-    principal = sigv4.authenticate(signed_request(key.access_key_id, key.secret_access_key))
-    assert principal.user_id == owner.pk
+    caller = sigv4.authenticate(signed_request(key.access_key_id, key.secret_access_key))
+    assert caller.user_id == owner.pk
+    assert caller.principal.arn == "arn:aws:iam::111111111111:user/alice" and caller.principal.role == "admin"
 
 
 def test_it_accepts_a_signed_query_string(key: Any) -> None:
@@ -96,6 +97,40 @@ def test_it_rejects_a_tampered_body(key: Any) -> None:
     request = signed_request(key.access_key_id, key.secret_access_key)
     with pytest.raises(InvalidSignatureException):
         sigv4.authenticate(request, body=b'{"a": 2}')
+
+
+def signed_with_payload_hash(key: Any, *, signed_body: bytes, sent_body: bytes, claimed: str | None = None) -> Any:
+    """A request whose signed ``x-amz-content-sha256`` names ``signed_body`` but carries ``sent_body``."""
+    import hashlib
+    from urllib.parse import unquote
+
+    digest = claimed or hashlib.sha256(signed_body).hexdigest()
+    aws = AWSRequest(method="POST", url=f"http://127.0.0.1:8000{ARN_PATH}", data=signed_body,
+                     headers={"X-Amz-Content-SHA256": digest})
+    SigV4Auth(Credentials(key.access_key_id, key.secret_access_key), "lambda", "us-east-1").add_auth(aws)
+    meta = {"HTTP_" + k.upper().replace("-", "_"): v for k, v in aws.headers.items()}
+    meta["HTTP_HOST"] = "127.0.0.1:8000"
+    request = RequestFactory().generic("POST", unquote(ARN_PATH), data=sent_body, content_type="", **meta)
+    request.META.pop("CONTENT_TYPE", None)
+    return request
+
+
+def test_it_accepts_a_payload_hash_header_that_matches_the_body(key: Any) -> None:
+    request = signed_with_payload_hash(key, signed_body=b'{"a": 1}', sent_body=b'{"a": 1}')
+    assert sigv4.authenticate(request).access_key_id == key.access_key_id
+
+
+def test_it_rejects_a_body_other_than_the_one_the_signed_payload_hash_names(key: Any) -> None:
+    # The attack: sign {"a": 1} with its hash in x-amz-content-sha256, send {"a": 2}.
+    request = signed_with_payload_hash(key, signed_body=b'{"a": 1}', sent_body=b'{"a": 2}')
+    with pytest.raises(InvalidSignatureException, match="does not match the signature you provided"):
+        sigv4.authenticate(request)
+
+
+def test_it_rejects_an_unsigned_payload(key: Any) -> None:
+    request = signed_with_payload_hash(key, signed_body=b"{}", sent_body=b'{"a": 2}', claimed="UNSIGNED-PAYLOAD")
+    with pytest.raises(InvalidSignatureException):
+        sigv4.authenticate(request)
 
 
 def test_it_rejects_an_unknown_access_key(db: Any) -> None:

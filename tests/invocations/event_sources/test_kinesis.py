@@ -120,9 +120,11 @@ def ok(event: dict[str, Any]) -> BatchResult:
 def mapping_for(stream: Stream, function: Any = None, **fields: Any) -> EventSourceMapping:
     fields.setdefault("batch_size", 100)
     fields.setdefault("starting_position", "TRIM_HORIZON")
+    function = function or make_function(f"fn-{uuid.uuid4().hex[:6]}", code_dir=_code_dir())
     return EventSourceMapping.objects.create(
         uuid=str(uuid.uuid4()),
-        function=function or make_function(f"fn-{uuid.uuid4().hex[:6]}", code_dir=_code_dir()),
+        team=function.team,
+        function=function,
         source_kind="kinesis",
         event_source_arn=stream.arn,
         state=EventSourceMapping.State.ENABLED,

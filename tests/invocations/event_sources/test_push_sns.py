@@ -35,6 +35,7 @@ from invocations.models import Function, Invocation, Trigger
 from invocations.services import triggers
 from tests.invocations.aws_emulator import Moto, moto_environment, moto_server, webhook_receiver
 from tests.invocations.services.test_invoke import make_function
+from invocations.services.teams import operator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -116,7 +117,7 @@ def echo(settings: Any) -> Function:
 
 
 def sns_trigger(function: Function, topic: str = TOPIC) -> Trigger:
-    return triggers.create_trigger(function=function, name="orders", kind="sns", topic_arn=topic).trigger
+    return triggers.create_trigger(caller=operator(function.team), function=function, name="orders", kind="sns", topic_arn=topic).trigger
 
 
 def notification(**fields: Any) -> dict[str, Any]:
@@ -221,7 +222,7 @@ def test_unsubscribe_confirmation_clears_the_subscription(echo: Function, certs:
 
 def test_a_disabled_trigger_acknowledges_but_does_not_invoke(echo: Function, certs: CertServer, published: list[Any]) -> None:
     trigger = sns_trigger(echo)
-    triggers.set_enabled(function=echo, name="orders", enabled=False)
+    triggers.set_enabled(caller=operator(echo.team), function=echo, name="orders", enabled=False)
     assert deliver(trigger, certs.sign(notification())).status_code == 200
     assert Invocation.objects.count() == 0
 
@@ -280,8 +281,7 @@ def test_moto_sns_delivers_verified_notifications_to_the_endpoint(echo: Function
 def test_the_api_can_subscribe_the_endpoint_itself(echo: Function, moto: Moto) -> None:
     sns = moto.client("sns")
     topic = sns.create_topic(Name=f"auto-{uuid.uuid4().hex[:6]}")["TopicArn"]
-    trigger = triggers.create_trigger(
-        function=echo, name="auto", kind="sns", topic_arn=topic, subscribe_endpoint="http://workbench.example:8000/"
+    trigger = triggers.create_trigger(caller=operator(echo.team), function=echo, name="auto", kind="sns", topic_arn=topic, subscribe_endpoint="http://workbench.example:8000/"
     ).trigger
     (subscription,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert subscription["Endpoint"] == f"http://workbench.example:8000/_workbench/sns/{trigger.token}"

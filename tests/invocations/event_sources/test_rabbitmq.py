@@ -177,9 +177,11 @@ def mapping_for(url: str, queue: str, function: Any = None, **fields: Any) -> Ev
     from django.conf import settings
 
     fields.setdefault("batch_size", 100)
+    function = function or make_function(f"fn-{uuid.uuid4().hex[:6]}", code_dir=Path(settings.LAMBDA_CODE_DIR))
     return EventSourceMapping.objects.create(
         uuid=str(uuid.uuid4()),
-        function=function or make_function(f"fn-{uuid.uuid4().hex[:6]}", code_dir=Path(settings.LAMBDA_CODE_DIR)),
+        team=function.team,
+        function=function,
         source_kind="rabbitmq",
         event_source_arn=ARN,
         source_url=url,

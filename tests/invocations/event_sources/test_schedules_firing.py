@@ -13,8 +13,9 @@ import pytest
 from invocations import dispatch
 from invocations.event_sources import scheduler
 from invocations.models import Function, Invocation, Trigger
-from invocations.services import triggers
+from invocations.services import permissions, triggers
 from tests.invocations.services.test_invoke import make_function
+from invocations.services.teams import operator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,10 +38,16 @@ def echo(settings: Any, tmp_path: Path) -> Function:
 
 
 def schedule(function: Function, expression: str, *, created: str, next_run: str, **fields: Any) -> Trigger:
-    return Trigger.objects.create(
+    """A schedule due at ``next_run``, with the statement that lets EventBridge invoke the function
+    (``triggers.create_trigger`` adds the same one)."""
+    trigger = Trigger.objects.create(
         function=function, name=fields.pop("name", "tick"), kind="schedule", schedule_expression=expression,
         created_at=at(created), next_run_at=at(next_run), **fields,
     )  # fmt: skip
+    permissions.allow(caller=operator(function.team), function=function, qualifier=trigger.qualifier,
+                      sid=triggers.statement_id(trigger), principal="events.amazonaws.com",
+                      action="lambda:InvokeFunction", source_arn=triggers.rule_arn(trigger))  # fmt: skip
+    return trigger
 
 
 def events() -> list[dict[str, Any]]:
@@ -98,12 +105,12 @@ def test_a_fire_time_claimed_by_another_worker_is_not_fired_again(echo: Function
 
 
 def test_disabled_schedules_do_not_fire_and_re_enabling_starts_from_now(echo: Function, published: list[Any]) -> None:
-    triggers.create_trigger(function=echo, name="tick", kind="schedule", schedule_expression="rate(1 minute)")
-    disabled = triggers.set_enabled(function=echo, name="tick", enabled=False)
+    triggers.create_trigger(caller=operator(echo.team), function=echo, name="tick", kind="schedule", schedule_expression="rate(1 minute)")
+    disabled = triggers.set_enabled(caller=operator(echo.team), function=echo, name="tick", enabled=False)
     assert disabled.next_run_at is None
     Trigger.objects.filter(pk=disabled.pk).update(next_run_at=at("2020-01-01 00:00"))
     assert scheduler.fire_due() == 0
-    enabled = triggers.set_enabled(function=echo, name="tick", enabled=True)
+    enabled = triggers.set_enabled(caller=operator(echo.team), function=echo, name="tick", enabled=True)
     assert enabled.next_run_at is not None and enabled.next_run_at > datetime.now(dt_timezone.utc)
 
 
@@ -125,3 +132,13 @@ def test_a_broker_failure_rolls_the_claim_back_for_the_next_tick(echo: Function,
     assert scheduler.fire_due(now=at("2024-05-01 10:01:00")) == 0
     trigger.refresh_from_db()
     assert trigger.next_run_at == at("2024-05-01 10:01") and trigger.last_result == "Queueing failed"
+
+
+def test_a_schedule_whose_statement_was_removed_is_refused_and_says_why(echo: Function, published: list[Any]) -> None:
+    trigger = schedule(echo, "rate(5 minutes)", created="2024-05-01 10:00", next_run="2024-05-01 10:05")
+    permissions.revoke(caller=operator(echo.team), function=echo, qualifier="", sid=triggers.statement_id(trigger))
+    assert scheduler.fire_due(now=at("2024-05-01 10:05:01")) == 1  # the fire time is spent …
+    assert events() == []  # … but nothing ran
+    trigger.refresh_from_db()
+    assert trigger.last_result == "Refused: AccessDeniedException"
+    assert "events.amazonaws.com is not authorized to perform: lambda:InvokeFunction" in trigger.last_error

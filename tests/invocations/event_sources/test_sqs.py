@@ -20,6 +20,7 @@ from invocations.models import EventSourceMapping, Function, Invocation
 from invocations.services import event_source_mappings
 from tests.invocations.aws_emulator import Moto, moto_environment, moto_server
 from tests.invocations.services.test_invoke import make_function
+from invocations.services.teams import operator
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +61,7 @@ def queue(moto: Moto, *, visibility: int = 1, dlq: str | None = None, max_receiv
 
 def mapping(arn: str, fn: Function, **fields: Any) -> EventSourceMapping:
     created = event_source_mappings.create_event_source_mapping(
-        body={"EventSourceArn": arn, "FunctionName": fn.name, **fields}, created_by_id=None
+        caller=operator(fn.team), body={"EventSourceArn": arn, "FunctionName": fn.name, **fields}
     )
     return EventSourceMapping.objects.select_related("function").get(pk=created.pk)
 

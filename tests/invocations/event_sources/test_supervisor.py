@@ -16,6 +16,7 @@ from invocations.models import EventSourceMapping, PollerLease
 from invocations.services import event_source_mappings as service
 from tests.invocations.aws_emulator import Moto, moto_environment, moto_server
 from tests.invocations.event_sources.test_sqs import NOOP_PY, batches, depth, function, queue, send
+from invocations.services.teams import operator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,7 +54,7 @@ def test_pollers_start_scale_and_stop_with_the_mapping(moto: Moto, settings: Any
     fn = function(settings, NOOP_PY)
     url, arn = queue(moto, visibility=5)
     uuid = service.create_event_source_mapping(
-        body={"EventSourceArn": arn, "FunctionName": fn.name, "ScalingConfig": {"MaximumConcurrency": 2}}, created_by_id=None
+        caller=operator(fn.team), body={"EventSourceArn": arn, "FunctionName": fn.name, "ScalingConfig": {"MaximumConcurrency": 2}}
     ).uuid
     sup.tick()
     assert EventSourceMapping.objects.get(uuid=uuid).state == "Enabled"
@@ -70,20 +71,20 @@ def test_pollers_start_scale_and_stop_with_the_mapping(moto: Moto, settings: Any
     other.tick()
     assert other.running() == {}
 
-    service.update_event_source_mapping(mapping_uuid=uuid, body={"ScalingConfig": {"MaximumConcurrency": 3}})
+    service.update_event_source_mapping(caller=operator(fn.team), mapping_uuid=uuid, body={"ScalingConfig": {"MaximumConcurrency": 3}})
     sup.tick()
     assert len(sup.running()) == 3
 
-    service.update_event_source_mapping(mapping_uuid=uuid, body={"Enabled": False})
+    service.update_event_source_mapping(caller=operator(fn.team), mapping_uuid=uuid, body={"Enabled": False})
     sup.tick()
     assert EventSourceMapping.objects.get(uuid=uuid).state == "Disabled"
     eventually(lambda: sup.running() == {}, timeout=5)
     eventually(lambda: not PollerLease.objects.exists(), timeout=5)
 
-    service.update_event_source_mapping(mapping_uuid=uuid, body={"Enabled": True})
+    service.update_event_source_mapping(caller=operator(fn.team), mapping_uuid=uuid, body={"Enabled": True})
     sup.tick()
     assert len(sup.running()) == 3
-    service.delete_event_source_mapping(mapping_uuid=uuid)
+    service.delete_event_source_mapping(caller=operator(fn.team), mapping_uuid=uuid)
     sup.tick()
     assert not EventSourceMapping.objects.filter(uuid=uuid).exists()
     eventually(lambda: sup.running() == {}, timeout=5)

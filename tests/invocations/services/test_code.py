@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from invocations.api.errors import InvalidParameterValueException
+from invocations.errors import InvalidParameterValueException
 from invocations.services import code as code_service
 from tests.conftest import zip_bytes
 

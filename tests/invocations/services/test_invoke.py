@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from invocations import recorder
-from invocations.api.errors import (
+from invocations.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
     RequestEntityTooLargeException,
@@ -25,8 +25,14 @@ from invocations.api.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
-from invocations.models import Alias, Function, FunctionVersion, Invocation
+from invocations.models import Alias, Function, FunctionVersion, Invocation, Team
+from django.conf import settings
+
+from invocations.access import Caller, account_caller
+from invocations.policy import Principal
+from invocations.arns import FunctionRef
 from invocations.services import invoke as invoke_service
+from invocations.services.teams import default_team
 from tests.conftest import ECHO_PY, zip_bytes
 
 
@@ -44,8 +50,11 @@ def make_function(
     runtime: str = "python3.11",
     versions: tuple[str, ...] = ("$LATEST",),
     code_dir: Path,
+    team: Team | None = None,
     **fields: Any,
 ) -> Function:
+    """A function with real code on disk — in ``team``, else in the cast's team "core" when the test
+    has it (the boto3 client of the API tests acts there), else in the default team."""
     """A function with the given versions (same code), its code unpacked under ``code_dir``."""
     data = zip_bytes(files or {"app.py": ECHO_PY})
     digest = hashlib.sha256(data).hexdigest()
@@ -55,7 +64,8 @@ def make_function(
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             archive.extractall(target)
     reserved = fields.pop("reserved_concurrency", None)
-    function = Function.objects.create(name=name, reserved_concurrency=reserved)
+    team = team or Team.objects.filter(name="core").first() or default_team()
+    function = Function.objects.create(name=name, reserved_concurrency=reserved, team=team)
     for version in versions:
         FunctionVersion.objects.create(
             function=function,
@@ -80,7 +90,8 @@ def call(**overrides: Any) -> invoke_service.InvokeOutcome:
         "log_type": None,
         "client_context": None,
         "source": "api",
-        "caller_id": None,
+        # The platform acting for the default account (no query until the function is looked up).
+        "caller": Caller(principal=Principal(kind="account", account_id=settings.LAMBDA_ACCOUNT_ID)),
         "request_id": "11111111-2222-3333-4444-555555555555",
     }
     arguments.update(overrides)
@@ -166,11 +177,16 @@ def test_log_tail_is_the_last_4_kb() -> None:
 # --- resolution -----------------------------------------------------------------------------------
 
 
+def platform() -> Any:
+    return account_caller(default_team())
+
+
 @pytest.mark.django_db
 def test_it_resolves_a_version_with_one_query(code_dir: Path, django_assert_num_queries: Any) -> None:
     make_function(versions=("$LATEST", "1"), code_dir=code_dir)
-    with django_assert_num_queries(1):
-        version = invoke_service.resolve("echo", "1")
+    caller = platform()
+    with django_assert_num_queries(1):  # the caller's own account: its role decides without a query
+        version = invoke_service.resolve(caller, FunctionRef("echo", "1"))
         assert version.function.name == "echo"
     assert version.version == "1"
 
@@ -179,8 +195,9 @@ def test_it_resolves_a_version_with_one_query(code_dir: Path, django_assert_num_
 def test_it_resolves_an_alias_with_two_queries(code_dir: Path, django_assert_num_queries: Any) -> None:
     function = make_function(versions=("$LATEST", "1"), code_dir=code_dir)
     Alias.objects.create(function=function, name="live", function_version="1")
+    caller = platform()
     with django_assert_num_queries(2):
-        version = invoke_service.resolve("echo", "live")
+        version = invoke_service.resolve(caller, FunctionRef("echo", "live"))
         assert version.function.reserved_concurrency is None
     assert version.version == "1"
 
@@ -192,7 +209,7 @@ def test_it_resolves_an_alias_with_two_queries(code_dir: Path, django_assert_num
 def test_it_names_the_missing_function(code_dir: Path, qualifier: str | None, arn_suffix: str) -> None:
     make_function("other", code_dir=code_dir)
     with pytest.raises(ResourceNotFoundException) as caught:
-        invoke_service.resolve("echo", qualifier)
+        invoke_service.resolve(platform(), FunctionRef("echo", qualifier))
     assert caught.value.message == f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:echo{arn_suffix}"
 
 
@@ -216,7 +233,7 @@ def test_the_spec_carries_the_versions_configuration(code_dir: Path) -> None:
         environment={"A": "1"},
         logging_config={"LogFormat": "JSON", "LogGroup": "/custom"},
     )
-    version = invoke_service.resolve("echo", "3")
+    version = invoke_service.resolve(platform(), FunctionRef("echo", "3"))
     spec = invoke_service.function_spec(version)
     assert spec.function_arn == "arn:aws:lambda:us-east-1:000000000000:function:echo"
     assert (spec.version, spec.memory_mb, spec.timeout_s, spec.environment) == ("3", 256, 7, (("A", "1"),))

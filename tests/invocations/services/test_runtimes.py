@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from invocations.api.errors import InvalidParameterValueException, ValidationException
+from invocations.errors import InvalidParameterValueException, ValidationException
 from invocations.models import WorkerHeartbeat
 from invocations.services import runtimes
 
