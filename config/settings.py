@@ -210,6 +210,9 @@ LAMBDA_RECONCILE_SECONDS = envfloat("LAMBDA_RECONCILE_SECONDS", 2.0)
 # Code no version references is removed, unless it was stored in the last this-many seconds (a
 # version being created may be about to reference it).
 LAMBDA_CODE_GRACE_SECONDS = envfloat("LAMBDA_CODE_GRACE_SECONDS", 30.0)
+# Invocation records older than this many days are removed by the workers (0: kept for ever, as a
+# CloudWatch log group that never expires). Records outlive their function until then.
+LAMBDA_HISTORY_RETENTION_DAYS = envfloat("LAMBDA_HISTORY_RETENTION_DAYS", 0.0)
 # Invocation records of synchronous calls are written in batches off the hot path.
 LAMBDA_RECORD_FLUSH_SECONDS = envfloat("LAMBDA_RECORD_FLUSH_SECONDS", 0.05)
 # "auto": batched by a writer thread, but inline when the caller is inside a transaction (tests);

@@ -157,6 +157,12 @@ class HistoryForm(forms.Form):
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     request_id = forms.CharField(max_length=36, required=False, label="Request ID")
+    # Across functions only (the invocations page): a deleted function's records are found here.
+    function = forms.CharField(max_length=64, required=False)
+    state = forms.ChoiceField(
+        choices=[("", "live and deleted functions"), ("live", "live functions"), ("deleted", "deleted functions")],
+        required=False, label="Functions",
+    )  # fmt: skip
     cursor = forms.CharField(max_length=200, required=False, widget=forms.HiddenInput)
 
 

@@ -85,6 +85,8 @@ class HistoryFilters:
     version: str = ""
     since: datetime | None = None
     until: datetime | None = None
+    function_name: str = ""
+    state: str = ""  # "" every record, "live" of existing functions, "deleted" of deleted ones
     request_id: str = ""
 
 
@@ -121,7 +123,18 @@ def history(
         # walks the created_at index newest first and stops after a page (≈ 15 ms).
         rows = Invocation.objects.alias(
             unindexed_function_id=Func(F("function_id"), template="+%(expressions)s", output_field=IntegerField())
-        ).filter(unindexed_function_id__in=visible_functions(caller).values("id"))
+        )
+        live = Q(unindexed_function_id__in=visible_functions(caller).values("id"))
+        # A deleted function's records stay its team's (Invocation.account_id).
+        deleted = Q(unindexed_function_id=None, account_id=caller.account_id) if caller.account_id else Q(pk__in=[])
+        if filters.state == "live":
+            rows = rows.filter(live)
+        elif filters.state == "deleted":
+            rows = rows.filter(deleted)
+        else:
+            rows = rows.filter(live | deleted)
+        if filters.function_name:
+            rows = rows.filter(function_name=filters.function_name)
     if filters.request_id:
         rows = rows.filter(request_id=filters.request_id)
     if filters.status:

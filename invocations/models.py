@@ -212,6 +212,9 @@ class Invocation(models.Model):
         Function, null=True, on_delete=models.SET_NULL, related_name="invocations", db_index=False
     )
     function_name = models.CharField(max_length=64, db_index=True)
+    # The account (team) of the function when it ran: a record outlives its function (``function``
+    # becomes NULL), and its team still reads it, by name, until retention removes it.
+    account_id = models.CharField(max_length=12, blank=True)
     qualifier = models.CharField(max_length=128, blank=True)  # as the caller named it
     executed_version = models.CharField(max_length=16, blank=True)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)

@@ -7,9 +7,16 @@ PostgreSQL, MACHINE-FACTS.md), so the request thread hands an *unsaved* ``Invoca
 
 Durability rules:
 
-* A batch that fails (``database is locked``, a dropped PostgreSQL connection…) is kept and retried
-  with back-off; records are dropped only after ``MAX_ATTEMPTS`` consecutive failures of the same
-  batch (logged at ERROR), so a briefly locked database loses nothing.
+* A batch that fails for the database's sake (``database is locked``, a dropped PostgreSQL
+  connection: ``OperationalError``/``InterfaceError``) is kept and retried with back-off until it is
+  written — never dropped (ERROR every ``LOG_EVERY`` attempts while it lasts).
+* A batch that fails because of a row (``IntegrityError``/``DataError``: the function or user it
+  points to was deleted while it was in flight, a value too long for its column) is never held
+  back by that row: references to rows that no longer exist are cleared (the record keeps the
+  function's name and account, so its history outlives the function) and the batch is written
+  again at once; if it still fails, each row is written on its own, and a row that cannot be
+  written even with its references cleared and its text cut to its columns is the only one lost
+  (logged at ERROR with its request id).
 * ``bulk_create(ignore_conflicts=True)``: a retry after a commit whose acknowledgement was lost
   does not fail on the unique ``request_id``.
 * ``close()`` drains the queue; it runs at exit (``invocations.node.at_exit``: atexit, and
@@ -42,16 +49,17 @@ import time
 from typing import Final
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, DataError, IntegrityError, connection, models, transaction
 
-from invocations.models import Invocation
+from invocations.models import Function, Invocation
 from invocations.node import at_exit
 from invocations.pooled import release_idle_connection
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE: Final = 200
-MAX_ATTEMPTS: Final = 60  # with back-off capped at 1 s: about a minute of a locked/absent database
+LOG_EVERY: Final = 30  # attempts between ERROR lines while the database stays unavailable (≈ 30 s)
 BINARY_PREFIX: Final = "base64:"
 
 
@@ -106,7 +114,7 @@ class Recorder:
     def record(self, invocation: Invocation) -> None:
         """Store ``invocation`` (unsaved) soon; returns at once unless writing synchronously."""
         if self.mode == "sync" or (self.mode == "auto" and connection.in_atomic_block) or self._closed:
-            self._write([invocation], attempts=1, in_caller=True)
+            self._write([invocation], in_caller=True)
             return
         self._ensure_thread()
         self._queue.put(invocation)
@@ -179,7 +187,7 @@ class Recorder:
                     else:
                         pending.append(item)  # type: ignore[arg-type]
                 if pending:
-                    self._write(pending, attempts=MAX_ATTEMPTS)
+                    self._write(pending)
                     pending = []
                     if self._queue.empty():
                         release_idle_connection()  # idle: give a pooled connection back
@@ -201,34 +209,88 @@ class Recorder:
                 elif item is not _STOP:
                     rest.append(item)  # type: ignore[arg-type]
             for start in range(0, len(rest), self.batch_size):
-                self._write(rest[start : start + self.batch_size], attempts=MAX_ATTEMPTS)
+                self._write(rest[start : start + self.batch_size])
         finally:
             for marker in markers:
                 marker.done.set()
             connection.close()
 
-    def _write(self, rows: list[Invocation], *, attempts: int, in_caller: bool = False) -> None:
-        for attempt in range(1, attempts + 1):
+    def _write(self, rows: list[Invocation], *, in_caller: bool = False) -> None:
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                if in_caller:
-                    with transaction.atomic():
-                        Invocation.objects.bulk_create(rows, ignore_conflicts=True)
-                else:
-                    with transaction.atomic():
-                        Invocation.objects.bulk_create(rows, batch_size=self.batch_size, ignore_conflicts=True)
+                self._insert(rows)
                 self.written += len(rows)
                 return
+            except (IntegrityError, DataError):
+                # A row's fault, not the database's: write the others now, that one as it can be.
+                self._write_apart(rows)
+                return
             except DatabaseError:
-                if in_caller or attempt == attempts:
-                    if in_caller:
-                        raise
-                    self.dropped += len(rows)
-                    logger.exception("dropping %d invocation records after %d attempts", len(rows), attempts)
-                    return
-                logger.warning("writing %d invocation records failed (attempt %d); retrying", len(rows), attempt)
+                if in_caller:
+                    raise
+                log = logger.error if attempt % LOG_EVERY == 0 else logger.warning
+                log("writing %d invocation records failed (attempt %d); retrying", len(rows), attempt,
+                    exc_info=attempt % LOG_EVERY == 0)  # fmt: skip
                 # A broken connection (server restart) is replaced on the next query.
                 connection.close()
-                time.sleep(min(1.0, self.retry_base_s * 2 ** (attempt - 1)))
+                time.sleep(min(1.0, self.retry_base_s * 2 ** min(attempt - 1, 10)))
+
+    def _insert(self, rows: list[Invocation]) -> None:
+        # One transaction: on PostgreSQL a foreign key is checked at its commit (deferred).
+        with transaction.atomic():
+            Invocation.objects.bulk_create(rows, batch_size=self.batch_size, ignore_conflicts=True)
+
+    def _write_apart(self, rows: list[Invocation]) -> None:
+        """Write ``rows`` after a row-level failure: without dangling references in one batch,
+        else one by one, each cut to fit when it must; only a row that still fails is lost."""
+        detach_missing_references(rows)
+        try:
+            self._insert(rows)
+            self.written += len(rows)
+            return
+        except (IntegrityError, DataError):
+            pass
+        for row in rows:
+            for repair in (None, fit_to_columns):
+                if repair is not None:
+                    repair(row)
+                try:
+                    self._insert([row])
+                except (IntegrityError, DataError):
+                    continue
+                self.written += 1
+                break
+            else:
+                self.dropped += 1
+                logger.exception("invocation record %s cannot be stored; it alone is dropped", row.request_id)
+
+
+def detach_missing_references(rows: list[Invocation]) -> None:
+    """Clear each row's function and caller when that row no longer exists (deleted in flight)."""
+    user_model = get_user_model()
+    for attribute, model in (("function_id", Function), ("caller_id", user_model)):
+        wanted = {getattr(row, attribute) for row in rows} - {None}
+        if not wanted:
+            continue
+        existing = set(model.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        for row in rows:
+            if getattr(row, attribute) not in existing:
+                setattr(row, attribute, None)
+
+
+def fit_to_columns(row: Invocation) -> None:
+    """Cut every text value to its column's length and clear every reference (last resort)."""
+    for field in Invocation._meta.concrete_fields:
+        value = getattr(row, field.attname)
+        if isinstance(field, models.ForeignKey):
+            if field.null:
+                setattr(row, field.attname, None)
+        elif isinstance(field, models.CharField) and isinstance(value, str) and field.max_length:
+            setattr(row, field.attname, value[: field.max_length])
+        if isinstance(value, str) and "\x00" in value:
+            setattr(row, field.attname, getattr(row, field.attname).replace("\x00", "\ufffd"))
 
 
 _recorder: Recorder | None = None

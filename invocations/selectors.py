@@ -22,8 +22,8 @@ from invocations.errors import (
     ValidationException,
     function_not_found,
 )
-from invocations.access import Caller, check_account, check_function, find_function
-from invocations.arns import FunctionRef, arn_of, parse_function_name, validation_message
+from invocations.access import Caller, check, check_account, check_function, find_function
+from invocations.arns import FunctionRef, arn_of, function_arn, parse_function_name, validation_message
 from invocations.errors import AccessDeniedException
 from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation
 
@@ -175,15 +175,28 @@ def invocation_for(*, caller: Caller, request_id: str, action: str = "lambda:Get
 
     A record the caller may not read is reported missing, like one that does not exist: request ids
     are not names a caller should be able to probe across accounts. A deleted function's records
-    are its superusers' only.
+    stay its account's (read by role: no policy outlives the function) and superusers'.
     """
     found = Invocation.objects.select_related("function__team").filter(request_id=request_id).first()
     missing = ResourceNotFoundException(f"Invocation not found: {request_id}")
-    if found is None or (found.function is None and not caller.principal.superuser):
+    if found is None:
         raise missing
-    if found.function is not None:
-        try:
+    try:
+        if found.function is not None:
             check_function(caller, action, found.function)
-        except AccessDeniedException:
-            raise missing from None
+        elif not found.account_id:
+            if not caller.principal.superuser:
+                raise missing
+        else:
+            check(caller, action, resource_account=found.account_id,
+                  resource=function_arn(found.function_name, account=found.account_id))  # fmt: skip
+    except AccessDeniedException:
+        raise missing from None
     return found
+
+
+def deleted_function_records(*, caller: Caller, name: str, action: str = "lambda:ListInvocations") -> QuerySet[Invocation]:
+    """The records of the caller's account's deleted functions called ``name`` (every function of
+    that name that existed: a new function of the same name has its own, live records)."""
+    check_account(caller, action, resource=function_arn(name, account=caller.account_id))
+    return Invocation.objects.filter(account_id=caller.account_id, function_name=name, function=None)

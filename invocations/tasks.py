@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from celery import shared_task
@@ -19,7 +20,7 @@ from django.db import close_old_connections, connection
 
 from invocations import dispatch, node, recorder
 from invocations.event_sources import scheduler
-from invocations.services import async_events
+from invocations.services import async_events, cleanup
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,19 @@ def sweep_async_events() -> None:
     async_events.sweep()
 
 
+HISTORY_PRUNE_SECONDS = 3600.0  # how often a worker removes records past the retention
+
+
 def _sweep_loop() -> None:
     # A sweep right away: a restarted worker recovers what its predecessor was running.
+    pruned_at = float("-inf")
     while True:
         try:
             async_events.sweep()
+            if time.monotonic() - pruned_at >= HISTORY_PRUNE_SECONDS:
+                pruned_at = time.monotonic()
+                if removed := cleanup.prune_history():
+                    logger.info("removed %d invocation records past the retention", removed)
         except Exception:
             logger.exception("asynchronous event sweep failed")
         finally:

@@ -35,6 +35,7 @@ def _history(request: HtmxHttpRequest, function: Function | None) -> HttpRespons
                 status=data.get("status", ""), source=data.get("source", ""), invocation_type=data.get("type", ""),
                 version=data.get("version", ""), since=data.get("since"), until=data.get("until"),
                 request_id=(data.get("request_id") or "").strip(),
+                function_name=(data.get("function") or "").strip(), state=data.get("state", ""),
             )  # fmt: skip
             page = selectors.history(caller=console_caller(request), function=function, filters=filters, cursor=cursor)
     next_query = None
@@ -42,6 +43,8 @@ def _history(request: HtmxHttpRequest, function: Function | None) -> HttpRespons
         query = request.GET.copy()
         query["cursor"] = page.next_cursor
         next_query = query.urlencode()
+    if function is not None:  # one function's page: the filters across functions do not apply
+        del form.fields["function"], form.fields["state"]
     context = {"function": function, "tab": "history", "form": form, "page": page, "next_query": next_query}
     return render_page(request, "console/history.html", context, partial="rows", status=200 if page is not None else 400)
 

@@ -12,6 +12,10 @@ it is removed only when no version references it any more. A directory that was 
 in the last ``LAMBDA_CODE_GRACE_SECONDS`` is kept: between storing a zip and committing the version that
 references it there is no row to see, and a create must not lose its code to a concurrent delete of
 another function with the same zip. The node's periodic ``prune_code`` removes what that spared.
+
+Invocation records are not among what a deletion removes: they outlive their function (its team
+reads them by name) until ``LAMBDA_HISTORY_RETENTION_DAYS`` passes; ``prune_history`` runs in the
+workers' sweep.
 """
 
 from __future__ import annotations
@@ -22,11 +26,13 @@ import re
 import shutil
 import time
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
-from invocations.models import FunctionVersion
+from invocations.models import FunctionVersion, Invocation
 from invocations.services import code as code_service
 
 logger = logging.getLogger(__name__)
@@ -97,3 +103,26 @@ def prune_code(digests: Iterable[str] | None = None, *, grace_s: float | None = 
     if removed:
         logger.info("removed the code of %d deleted function version(s)", len(removed))
     return removed
+
+
+PRUNE_BATCH = 1000
+
+
+def prune_history(*, now: datetime | None = None, days: float | None = None) -> int:
+    """Delete records older than the retention (none when it is 0); return how many. Events still
+    queued or running are kept whatever their age: their outcome is not written yet."""
+    days = settings.LAMBDA_HISTORY_RETENTION_DAYS if days is None else days
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    open_states = (Invocation.Status.QUEUED, Invocation.Status.RUNNING)
+    removed = 0
+    while True:
+        ids = list(
+            Invocation.objects.filter(created_at__lt=cutoff).exclude(status__in=open_states)
+            .order_by("created_at").values_list("id", flat=True)[:PRUNE_BATCH]
+        )  # fmt: skip
+        if not ids:
+            return removed
+        Invocation.objects.filter(id__in=ids).delete()
+        removed += len(ids)

@@ -111,6 +111,7 @@ def start(
         request_id=request_id,
         function=version.function,
         function_name=ref.name,
+        account_id=version.function.team.account_id,
         qualifier=ref.qualifier or "",
         executed_version=version.version,
         source=source,

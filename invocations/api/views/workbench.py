@@ -30,17 +30,17 @@ from datetime import datetime, timezone as dt_timezone
 from typing import Any
 
 from django import forms
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from invocations import activity
-from invocations.access import find_function
+from invocations.access import Caller, find_function
 from invocations.api.base import aws_operation, caller, json_body, json_response
-from invocations.arns import arn_of
+from invocations.arns import FunctionRef, arn_of
 from invocations.errors import InvalidParameterValueException, ResourceNotFoundException
 from invocations.models import Invocation
 from invocations.recorder import BINARY_PREFIX
-from invocations.selectors import invocation_for, parse_control_function_name
+from invocations.selectors import deleted_function_records, invocation_for, parse_control_function_name
 from invocations.services import invoke as invoke_service
 
 MAX_LIMIT = 200
@@ -68,6 +68,7 @@ def summary(invocation: Invocation) -> dict[str, Any]:
     return {
         "RequestId": invocation.request_id,
         "FunctionName": invocation.function_name,
+        "FunctionDeleted": invocation.function_id is None,
         "Qualifier": invocation.qualifier or None,
         "ExecutedVersion": invocation.executed_version or None,
         "Source": invocation.source,
@@ -111,12 +112,25 @@ def _query(request: HttpRequest) -> dict[str, Any]:
     return form.cleaned_data
 
 
+def _records_of(who: Caller, ref: FunctionRef) -> QuerySet[Invocation]:
+    """The function's records; for a name the caller's account no longer has, the records its
+    deleted functions of that name left (404 when there are none either)."""
+    try:
+        function = find_function(who, ref, "lambda:ListInvocations", qualified=False)
+    except ResourceNotFoundException:
+        if ref.account not in (None, who.account_id):
+            raise
+        deleted = deleted_function_records(caller=who, name=ref.name)
+        if not deleted.exists():
+            raise
+        return deleted
+    return Invocation.objects.filter(function=function)
+
+
 @aws_operation
 def list_invocations(request: HttpRequest, function_name: str) -> HttpResponse:
     query = _query(request)
-    function = find_function(caller(request), parse_control_function_name(function_name), "lambda:ListInvocations",
-                             qualified=False)  # fmt: skip
-    rows = Invocation.objects.filter(function=function)
+    rows = _records_of(caller(request), parse_control_function_name(function_name))
     for field in ("status", "source", "qualifier"):
         if query[field]:
             rows = rows.filter(**{field: query[field]})

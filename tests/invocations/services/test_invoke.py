@@ -256,7 +256,9 @@ def test_an_empty_payload_is_invoked_as_an_empty_object(code_dir: Path) -> None:
     outcome = call(payload=b"")
     assert outcome.status_code == 200
     assert json.loads(outcome.payload) == {}
-    assert Invocation.objects.get().payload == "{}"
+    record = Invocation.objects.select_related("function__team").get()
+    assert record.payload == "{}"
+    assert record.account_id == record.function.team.account_id  # the history outlives the function
 
 
 def test_binary_responses_are_stored_as_marked_base64() -> None:
