@@ -191,6 +191,7 @@ class Invocation(models.Model):
         URL = "url"
         TRIGGER = "trigger"
         ASYNC_RETRY = "async-retry"
+        SUITE = "suite"  # a saved event run by a test suite (console/services/suites.py)
 
     class Type(models.TextChoices):
         REQUEST_RESPONSE = "RequestResponse"

@@ -17,6 +17,7 @@ from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from console import expectations
 from console.models import TestEvent, TestEventVersion
 from console.placeholders import JsonProblem, check_json
 from invocations import activity
@@ -24,10 +25,11 @@ from invocations.access import Caller, check_function
 from invocations.models import Function
 
 MAX_NAME = 100
+UNSET: Any = object()  # update_event: leave the expectations as they are
 
 
 class EventError(ValueError):
-    """A refusal to show next to a field: `field` is "name" or "body"."""
+    """A refusal to show next to a field: `field` is "name", "body", "scope" or "expect"."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -74,6 +76,16 @@ def _check_body(body: str) -> str:
     return body
 
 
+def check_expect(expect: Any) -> dict[str, Any] | None:
+    """Expectations as stored (None: the event is not part of the suite), or EventError."""
+    if expect is None:
+        return None
+    try:
+        return expectations.parse(expect)
+    except expectations.ExpectError as error:
+        raise EventError("expect", f"Expectations: {error}") from None
+
+
 def _name_taken(function: Function, scope: str, owner_id: Any, name: str, exclude: int | None = None) -> bool:
     rows = TestEvent.objects.filter(function=function, scope=scope, name=name)
     if scope == TestEvent.Scope.PRIVATE:
@@ -93,11 +105,14 @@ def _snapshot(event: TestEvent, user_id: Any) -> None:
     if event.scope != TestEvent.Scope.SHARED:
         return
     number = (event.versions.aggregate(top=Max("number"))["top"] or 0) + 1
-    TestEventVersion.objects.create(event=event, number=number, name=event.name, body=event.body, saved_by_id=user_id)
+    TestEventVersion.objects.create(event=event, number=number, name=event.name, body=event.body,
+                                    expect=event.expect, saved_by_id=user_id)  # fmt: skip
 
 
-def create_event(*, caller: Caller, function: Function, name: str, scope: str, body: str) -> TestEvent:
-    name, body = _check_name(name), _check_body(body)
+def create_event(
+    *, caller: Caller, function: Function, name: str, scope: str, body: str, expect: Any = None
+) -> TestEvent:
+    name, body, expect = _check_name(name), _check_body(body), check_expect(expect)
     if scope not in TestEvent.Scope.values:
         raise EventError("scope", "Choose private or shared.")
     _may_write(caller, function, scope)
@@ -107,7 +122,8 @@ def create_event(*, caller: Caller, function: Function, name: str, scope: str, b
     try:
         with transaction.atomic():
             event = TestEvent.objects.create(
-                function=function, name=name, scope=scope, owner_id=user, body=body, updated_by_id=user
+                function=function, name=name, scope=scope, owner_id=user, body=body, expect=expect,
+                updated_by_id=user,
             )
             _snapshot(event, user)
             _log(caller, event, "created", {"version": 1})
@@ -116,24 +132,30 @@ def create_event(*, caller: Caller, function: Function, name: str, scope: str, b
     return event
 
 
-def update_event(*, caller: Caller, event: TestEvent, name: str | None = None, body: str | None = None) -> TestEvent:
-    """Save new content and/or a new name; a shared event gets a version for each change."""
+def update_event(
+    *, caller: Caller, event: TestEvent, name: str | None = None, body: str | None = None, expect: Any = UNSET
+) -> TestEvent:
+    """Save new content, expectations and/or a new name; a shared event gets a version for each change."""
     _may_write(caller, event.function, event.scope)
     user = caller.user_id
     new_name = _check_name(name) if name is not None else event.name
     new_body = _check_body(body) if body is not None else event.body
-    if new_name == event.name and new_body == event.body:
+    new_expect = event.expect if expect is UNSET else check_expect(expect)
+    if new_name == event.name and new_body == event.body and new_expect == event.expect:
         return event
     if new_name != event.name and _name_taken(event.function, event.scope, event.owner_id, new_name, exclude=event.pk):
         raise _taken_error(event.scope, new_name)
     old_name = event.name
     try:
         with transaction.atomic():
-            event.name, event.body = new_name, new_body
+            changes: dict[str, Any] = {"name": [old_name, new_name]} if old_name != new_name else {}
+            if new_expect != event.expect:
+                changes["expect"] = [event.expect, new_expect]
+            event.name, event.body, event.expect = new_name, new_body, new_expect
             event.updated_at, event.updated_by_id = timezone.now(), user
-            event.save(update_fields=["name", "body", "updated_at", "updated_by"])
+            event.save(update_fields=["name", "body", "expect", "updated_at", "updated_by"])
             _snapshot(event, user)
-            _log(caller, event, "updated", {"name": [old_name, new_name]} if old_name != new_name else {})
+            _log(caller, event, "updated", changes)
     except IntegrityError:
         raise _taken_error(event.scope, new_name) from None
     return event
@@ -143,7 +165,7 @@ def restore_version(*, caller: Caller, event: TestEvent, number: int) -> TestEve
     version = event.versions.filter(number=number).first()
     if version is None:
         raise Http404("No such version")
-    return update_event(caller=caller, event=event, name=version.name, body=version.body)
+    return update_event(caller=caller, event=event, name=version.name, body=version.body, expect=version.expect)
 
 
 def duplicate_event(*, caller: Caller, event: TestEvent, scope: str | None = None) -> TestEvent:
@@ -154,7 +176,8 @@ def duplicate_event(*, caller: Caller, event: TestEvent, scope: str | None = Non
     while _name_taken(event.function, scope, caller.user_id, name):
         n += 1
         name = f"{event.name} (copy {n})"[:MAX_NAME]
-    return create_event(caller=caller, function=event.function, name=name, scope=scope, body=event.body)
+    return create_event(caller=caller, function=event.function, name=name, scope=scope, body=event.body,
+                        expect=event.expect)  # fmt: skip
 
 
 def delete_event(*, caller: Caller, event: TestEvent) -> None:

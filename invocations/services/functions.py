@@ -30,7 +30,7 @@ from invocations.errors import (
     ValidationException,
     function_not_found,
 )
-from invocations import activity
+from invocations import activity, signals
 from invocations.access import Caller, check, check_account, find_function, team_of_account
 from invocations.arns import FunctionRef, arn_of, function_arn, validation_message
 from invocations.models import LATEST, Alias, Function, FunctionVersion, PolicyStatement, new_revision_id
@@ -380,6 +380,7 @@ def update_function_configuration(
         latest.save()
         activity.record(caller=caller, action="lambda:UpdateFunctionConfiguration", function=function,
                         changes=activity.diff(before, _config_of(latest)))  # fmt: skip
+        _announce(function, caller, "configuration")
     return latest
 
 
@@ -424,9 +425,16 @@ def update_function_code(
         latest.save()
         activity.record(caller=caller, action="lambda:UpdateFunctionCode", function=function,
                         changes={"code_sha256": [previous, stored.sha256]})  # fmt: skip
+        _announce(function, caller, "code")
         if publish_after:
             return publish(function)
     return latest
+
+
+def _announce(function: Function, caller: Caller, change: str) -> None:
+    """``signals.function_updated`` once the change commits (the console's run-on-deploy)."""
+    transaction.on_commit(lambda: signals.function_updated.send(
+        sender=Function, function=function, caller=caller, change=change))  # fmt: skip
 
 
 def delete_function(*, caller: Caller, ref: FunctionRef) -> None:
