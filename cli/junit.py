@@ -16,7 +16,7 @@ from xml.etree import ElementTree as ET
 
 
 def _seconds(milliseconds: float | None) -> str:
-    return f"{(milliseconds or 0) / 1000:.3f}"
+    return f"{(milliseconds or 0) / 1000:.6f}"
 
 
 def _elapsed(run: dict[str, Any]) -> str:

@@ -79,7 +79,7 @@ def test_the_junit_xml_is_what_a_junit_reader_expects(tmp_path: Path) -> None:
     assert suite.time == 1.5
     assert {p.name: p.value for p in suite.properties()}["suite-run"] == "7"
     cases = {case.name: case for case in suite}
-    assert {case.classname for case in cases.values()} == {"shop"} and cases["ok"].time == 0.013
+    assert {case.classname for case in cases.values()} == {"shop"} and cases["ok"].time == 0.0125
     assert cases["ok"].is_passed and cases["ok"].system_out == "RequestId: req-ok\n"
     (failure,) = cases["wrong"].result
     assert isinstance(failure, Failure) and failure.type == "Response.Equals"
@@ -296,3 +296,11 @@ def test_watch_deploys_a_changed_folder_once_it_settles_and_prints_what_changed_
     assert "Changed: app.py — deploying 1 files" in err
     changed = out.split("Changed outcome since the last run:\n")[1].splitlines()
     assert changed[:2] == ["EVENT  BEFORE  NOW", "wrong  failed  passed"]
+
+
+@pytest.mark.parametrize("command", [["test"], ["suites"], ["suites", "list"], ["suites", "show"], ["suites", "compare"],
+                                     ["suites", "run-on-deploy"], ["events", "push"], ["events", "pull"]])
+def test_every_new_command_has_help(command: list[str], capsys: Any) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([*command, "--help"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("usage: workbench")
