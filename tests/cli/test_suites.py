@@ -257,7 +257,7 @@ def test_push_refuses_a_folder_with_a_bad_file_before_any_request(tmp_path: Path
 
 class FakeAws:
     def __init__(self, sha: str) -> None:
-        self.sha, self.deployed = sha, []
+        self.sha, self.deployed = sha, list[bytes]()
 
     def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:
         return {"CodeSha256": self.sha}
@@ -276,7 +276,7 @@ def test_watch_deploys_a_changed_folder_once_it_settles_and_prints_what_changed_
     before = run("failed", [result("ok", "passed"), result("wrong", "failed", [FAILURE])], 1)
     after = run("passed", [result("ok", "passed"), result("wrong", "passed")], 2)
     server = FakeServer({("POST", "functions/shop/suites"): [before, after]}, aws=aws)
-    edits: list[Callable[[], None]] = [
+    edits: list[Callable[[], object]] = [
         lambda: None,  # first poll: nothing changed
         lambda: (tmp_path / "app.py").write_text("v = 2\n"),  # a save …
         lambda: (tmp_path / "app.py").write_text("v = 22\n"),  # … still being written during the debounce

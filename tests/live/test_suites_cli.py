@@ -6,7 +6,9 @@ after a boto3 UpdateFunctionCode, compare, and watch mode deploying a changed fo
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ def handler(event, context):
     return {"statusCode": 200, "body": "ok " + str(event.get("n", 0) + OFFSET)}
 OFFSET = 0
 """
-EVENTS = [
+EVENTS: list[dict[str, Any]] = [
     {"Name": "ok", "Scope": "shared", "Body": {"n": 1},
      "Expect": {"Outcome": "Succeeded", "Response": {"Contains": {"statusCode": 200}},
                 "JsonPath": [{"Path": "$.body", "Matches": "^ok"}],
@@ -144,16 +146,24 @@ def test_watch_deploys_the_changed_folder_and_shows_what_changed_outcome(
                "--profile", "lab"]  # fmt: skip
     watcher = subprocess.Popen(command, env=env_for(home, live), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, cwd=home)  # fmt: skip
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        for line in watcher.stdout:  # type: ignore[union-attr]
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
     seen: list[str] = []
 
     def read_until(text: str, timeout: float) -> None:
+        """Lines until one holds ``text``: bounded even when the watcher goes quiet."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = watcher.stdout.readline()  # type: ignore[union-attr]
-            if not line:
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                seen.append(lines.get(timeout=left))
+            except queue.Empty:
                 break
-            seen.append(line)
-            if text in line:
+            if text in seen[-1]:
                 return
         raise AssertionError(f"no {text!r} within {timeout} s:\n{''.join(seen)}")
 
@@ -161,10 +171,12 @@ def test_watch_deploys_the_changed_folder_and_shows_what_changed_outcome(
         read_until("Watching ", 60)  # the first run is done
         (code / "app.py").write_text(APP.replace('"ok "', '"ko "'))
         read_until("Changed outcome since the last run:", 60)
-        rest = [watcher.stdout.readline() for _ in range(3)]  # type: ignore[union-attr]
+        start = len(seen)
+        read_until("wrong ", 5)  # the table's last row
     finally:
         watcher.terminate()
         watcher.wait(timeout=10)
+    rest = seen[start:]
     output = "".join(seen)
     assert "Changed: app.py — deploying 1 files" in output
     table = [line.split() for line in rest]
