@@ -299,3 +299,18 @@ def test_a_result_shows_a_long_response_cut_with_a_flag(access_key: NewAccessKey
                                                                      finished_at=timezone.now())  # fmt: skip
     result = answer(call(access_key, "GET", f"functions/shop/suites/{run}"))["Results"][0]
     assert len(result["Response"]) == 4096 and result["ResponseTruncated"] is True
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("stored", "pushed", "result"), [('{"a": 1, "b": [true]}', '{"b":[true],"a":1}', "unchanged"),
+                                                          ('{"a": 1}', '{"a": 1.0}', "updated"),
+                                                          ('{"a": 1}', '{"a": true}', "updated"),
+                                                          ('{"id": {{random_int}}}', '{"id": {{random_int}}}', "unchanged")])
+def test_a_pushed_body_is_unchanged_only_when_it_is_the_same_json(
+    access_key: NewAccessKey, shop: Function, owner: Any, team: Team, stored: str, pushed: str, result: str
+) -> None:
+    event_service.create_event(caller=user_caller(user=owner, team=team, via="api"), function=shop, name="e",
+                               scope="shared", body=stored)  # fmt: skip
+    answer_ = answer(call(access_key, "PUT", "functions/shop/events/e", {"Body": pushed, "Scope": "shared"}))
+    assert answer_["Result"] == result
+    assert TestEvent.objects.get(name="e").body == (stored if result == "unchanged" else pushed)
