@@ -224,7 +224,7 @@ def _show(server: Server, args: argparse.Namespace, name: str) -> int:
 
 def _side(run: dict[str, Any]) -> str:
     return (f"suite run {run['Id']} ({run['Qualifier']}, version {run['ExecutedVersion']}, code "
-            f"{(run['CodeSha256'] or '')[:12]}, {run['Status']} {run['Passed']}/{run['Total']})")  # fmt: skip
+            f"{(run['CodeSha256'] or '')[:12]}, {run['Status']}, {run['Passed']}/{run['Total']} passed)")  # fmt: skip
 
 
 def _compare(server: Server, args: argparse.Namespace, name: str) -> int:
