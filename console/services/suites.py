@@ -97,7 +97,8 @@ def start_suite(
         raise SuiteError("This function has no saved events with expectations: add expectations to an event first.")
     with transaction.atomic():
         suite = SuiteRun.objects.create(
-            function=function, qualifier=qualifier, started_by_id=caller.user_id, trigger=trigger,
+            function=function, qualifier=qualifier, started_by_id=caller.user_id, started_in_id=caller.team_id,
+            trigger=trigger,
             code_sha256=version.code_sha256, executed_version=version.version, total=len(events),
         )  # fmt: skip
         SuiteResult.objects.bulk_create([
@@ -111,9 +112,10 @@ def start_suite(
 
 def _caller_of(suite: SuiteRun) -> Caller:
     via = "console" if suite.trigger == SuiteRun.Trigger.CONSOLE else "system" if suite.trigger == SuiteRun.Trigger.DEPLOY else "api"
+    team = suite.started_in or suite.function.team
     if suite.started_by is not None:
-        return user_caller(user=suite.started_by, team=suite.function.team, via=via)
-    return account_caller(suite.function.team, via=via)
+        return user_caller(user=suite.started_by, team=team, via=via)
+    return account_caller(team, via=via)
 
 
 def parallelism(function: Function, events: int) -> int:
@@ -123,7 +125,7 @@ def parallelism(function: Function, events: int) -> int:
 
 def run_suite(*, suite_id: int) -> None:
     """The worker's side: invoke every pending event, judge it, then close the run."""
-    suite = SuiteRun.objects.select_related("function__team", "started_by").filter(pk=suite_id).first()
+    suite = SuiteRun.objects.select_related("function__team", "started_by", "started_in").filter(pk=suite_id).first()
     if suite is None or suite.status != SuiteRun.Status.RUNNING:
         return
     pending = list(suite.results.filter(status=SuiteResult.Status.PENDING))
