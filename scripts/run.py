@@ -79,9 +79,8 @@ class _Signals:
             signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        # Only a counter: printing here could re-enter a print the main thread is in the middle of.
         self.received += 1
-        if self.received == 1:
-            print("\nStopping… (Ctrl-C again to kill at once)", file=sys.stderr, flush=True)
 
     def stop_requested(self) -> bool:
         return self.received >= 1
@@ -117,6 +116,8 @@ def main() -> int:
         print(error, file=sys.stderr)
         return 1
     finally:
+        if signals.stop_requested():
+            print("\nStopping… (Ctrl-C again to kill at once)", file=sys.stderr, flush=True)
         started = time.monotonic()
         stack.stop(hurry=signals.hurry)
         if signals.stop_requested():
