@@ -213,6 +213,9 @@ LAMBDA_CODE_GRACE_SECONDS = envfloat("LAMBDA_CODE_GRACE_SECONDS", 30.0)
 # Invocation records older than this many days are removed by the workers (0: kept for ever, as a
 # CloudWatch log group that never expires). Records outlive their function until then.
 LAMBDA_HISTORY_RETENTION_DAYS = envfloat("LAMBDA_HISTORY_RETENTION_DAYS", 0.0)
+# Where each process journals the records it answered but has not committed yet (recorder.py);
+# "" turns the journal off (a SIGKILL then loses up to LAMBDA_RECORD_FLUSH_SECONDS of records).
+LAMBDA_RECORD_JOURNAL_DIR = os.environ.get("LAMBDA_RECORD_JOURNAL_DIR", str(DATA_DIR / "journal"))
 # Events of one test-suite run invoked at once, when the function has no reserved concurrency.
 LAMBDA_SUITE_PARALLELISM = int(os.environ.get("LAMBDA_SUITE_PARALLELISM", "4"))
 # Invocation records of synchronous calls are written in batches off the hot path.

@@ -169,10 +169,23 @@ def start_node(kind: str) -> None:
         _heartbeat_thread = threading.Thread(target=_heartbeat, args=(kind,), name="node-heartbeat", daemon=True)
         _heartbeat_thread.start()
         at_exit(stop_node, priority=30)
+    threading.Thread(target=_recover_records, name="record-recovery", daemon=True).start()
     global _reconcile_thread
     if settings.LAMBDA_RECONCILE_SECONDS > 0 and (_reconcile_thread is None or not _reconcile_thread.is_alive()):
         _reconcile_thread = threading.Thread(target=_reconcile, name="node-reconcile", daemon=True)
         _reconcile_thread.start()
+
+
+def _recover_records() -> None:
+    """Write what dead processes left in their record journals (recorder.py)."""
+    from invocations import recorder
+
+    try:
+        recorder.recover_orphans()
+    except Exception:
+        logger.exception("recovering journalled invocation records failed; the next start tries again")
+    finally:
+        connection.close()
 
 
 def _heartbeat(kind: str) -> None:

@@ -10,6 +10,9 @@ Durability rules:
 * A batch that fails for the database's sake (``database is locked``, a dropped PostgreSQL
   connection: ``OperationalError``/``InterfaceError``) is kept and retried with back-off until it is
   written — never dropped (ERROR every ``LOG_EVERY`` attempts while it lasts).
+* A process killed outright (SIGKILL, the OOM killer) loses no record it handed over: each is
+  appended to the process's journal file before the caller gets its answer, and a starting node
+  writes the journals of dead processes (``invocations/journal.py``, ``recover_orphans``).
 * A batch that fails because of a row (``IntegrityError``/``DataError``: the function or user it
   points to was deleted while it was in flight, a value too long for its column) is never held
   back by that row: references to rows that no longer exist are cleared (the record keeps the
@@ -21,9 +24,7 @@ Durability rules:
   does not fail on the unique ``request_id``.
 * ``close()`` drains the queue; it runs at exit (``invocations.node.at_exit``: atexit, and
   multiprocessing's finalizers for granian's worker process, which never runs atexit; a
-  default-action SIGTERM becomes ``SystemExit``), so nothing recorded before a clean shutdown is
-  lost. A SIGKILL loses the rows
-  still queued (at most one flush interval's worth).
+  default-action SIGTERM becomes ``SystemExit``), so a clean shutdown leaves no journal behind.
 
 Where rows are written synchronously instead (mode ``LAMBDA_RECORD_MODE``, default ``"auto"``):
 when the recording thread is inside a transaction (``ATOMIC_REQUESTS``, Django's test cases), a
@@ -46,12 +47,14 @@ import logging
 import queue
 import threading
 import time
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, DataError, IntegrityError, connection, models, transaction
 
+from invocations import journal as journal_files
 from invocations.models import Function, Invocation
 from invocations.node import at_exit
 from invocations.pooled import release_idle_connection
@@ -96,8 +99,10 @@ _STOP: Final = object()
 
 class Recorder:
     def __init__(
-        self, *, flush_seconds: float, batch_size: int = BATCH_SIZE, mode: str = "auto", retry_base_s: float = 0.05
+        self, *, flush_seconds: float, batch_size: int = BATCH_SIZE, mode: str = "auto", retry_base_s: float = 0.05,
+        journal: journal_files.Journal | None = None,
     ) -> None:
+        self.journal = journal
         self.flush_seconds = flush_seconds
         self.batch_size = batch_size
         self.mode = mode
@@ -117,6 +122,8 @@ class Recorder:
             self._write([invocation], in_caller=True)
             return
         self._ensure_thread()
+        if self.journal is not None:
+            invocation._journal_generation = self.journal.append(journal_files.encode(values_of(invocation)))  # type: ignore[attr-defined]
         self._queue.put(invocation)
 
     def flush(self, timeout: float = 30.0) -> bool:
@@ -133,11 +140,15 @@ class Recorder:
             self._closed = True
             thread = self._thread
         if thread is None or not thread.is_alive():
+            if self.journal is not None:
+                self.journal.close()
             return
         self._queue.put(_STOP)
         thread.join(timeout)
         if thread.is_alive():
-            logger.error("invocation recorder did not finish writing within %.0f s", timeout)
+            logger.error("invocation recorder did not finish writing within %.0f s; the journal keeps the rest", timeout)
+        elif self.journal is not None:
+            self.journal.close()
 
     # --- the writer thread -------------------------------------------------------------------------
 
@@ -222,10 +233,12 @@ class Recorder:
             try:
                 self._insert(rows)
                 self.written += len(rows)
+                self._done(rows)
                 return
             except (IntegrityError, DataError):
                 # A row's fault, not the database's: write the others now, that one as it can be.
                 self._write_apart(rows)
+                self._done(rows)
                 return
             except DatabaseError:
                 if in_caller:
@@ -236,6 +249,13 @@ class Recorder:
                 # A broken connection (server restart) is replaced on the next query.
                 connection.close()
                 time.sleep(min(1.0, self.retry_base_s * 2 ** min(attempt - 1, 10)))
+
+    def _done(self, rows: list[Invocation]) -> None:
+        """Written (or refused for good): out of the journal."""
+        if self.journal is not None:
+            self.journal.committed(
+                generation for row in rows if (generation := getattr(row, "_journal_generation", None)) is not None
+            )
 
     def _insert(self, rows: list[Invocation]) -> None:
         # One transaction: on PostgreSQL a foreign key is checked at its commit (deferred).
@@ -265,6 +285,19 @@ class Recorder:
             else:
                 self.dropped += 1
                 logger.exception("invocation record %s cannot be stored; it alone is dropped", row.request_id)
+
+
+_FIELDS: Final = tuple(field for field in Invocation._meta.concrete_fields if not field.primary_key)
+
+
+def values_of(invocation: Invocation) -> dict[str, Any]:
+    """An unsaved record as journal data (its columns by attribute name)."""
+    return {field.attname: getattr(invocation, field.attname) for field in _FIELDS}
+
+
+def from_values(values: dict[str, Any]) -> Invocation:
+    known = {field.attname: field for field in _FIELDS}
+    return Invocation(**{name: known[name].to_python(value) for name, value in values.items() if name in known})
 
 
 def detach_missing_references(rows: list[Invocation]) -> None:
@@ -306,11 +339,37 @@ def get_recorder() -> Recorder:
                 recorder = Recorder(
                     flush_seconds=settings.LAMBDA_RECORD_FLUSH_SECONDS,
                     mode=getattr(settings, "LAMBDA_RECORD_MODE", "auto"),
+                    journal=_journal(),
                 )
-                # Last (after the pool and the heartbeat); within granian's 10 s worker kill timeout.
+                # Last (after the pool and the heartbeat); within granian's worker kill timeout (grace + 15 s).
                 at_exit(functools.partial(recorder.close, 8.0), priority=10)
                 _recorder = recorder
     return _recorder
+
+
+def _journal() -> journal_files.Journal | None:
+    directory = settings.LAMBDA_RECORD_JOURNAL_DIR
+    if not directory:
+        return None
+    return journal_files.Journal(Path(directory), journal_files.database_key(connection.settings_dict))
+
+
+def recover_orphans() -> int:
+    """Write the records that processes which died left in their journals; return how many.
+    Run by a starting node (``invocations.node.start_node``)."""
+    directory = settings.LAMBDA_RECORD_JOURNAL_DIR
+    if not directory:
+        return 0
+    key = journal_files.database_key(connection.settings_dict)
+    with journal_files.orphans(Path(directory), key) as found:
+        rows = [from_values(values) for _, lines in found for values in lines]
+        if not rows:
+            return 0
+        writer = Recorder(flush_seconds=0, mode="thread")
+        for start in range(0, len(rows), BATCH_SIZE):
+            writer._write(rows[start : start + BATCH_SIZE])
+    logger.warning("wrote %d invocation records left in the journals of %d stopped processes", len(rows), len(found))
+    return len(rows)
 
 
 def record(invocation: Invocation) -> None:
