@@ -13,6 +13,7 @@ import functools
 import itertools
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -141,6 +142,49 @@ def require(program: str) -> str:
     return found
 
 
+_OWNED_BY_PID = re.compile(r"(\d+)-")
+
+
+def remove_leftovers(work_dir: str) -> list[str]:
+    """Remove what nodes that died without cleaning up (SIGKILL, OOM) left in ``work_dir``: every
+    entry is named after its process (``<pid>-…``: /tmp images, templates, seccomp programs, gVisor
+    bundles); those of live processes — this node's neighbours sharing DATA_DIR — stay."""
+    removed: list[str] = []
+    try:
+        names = os.listdir(work_dir)
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        match = _OWNED_BY_PID.match(name)
+        if match is None or _alive(int(match.group(1))):
+            continue
+        path = os.path.join(work_dir, name)
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                # Never through a mount point: a bundle whose mounts outlived its node stays.
+                if any(os.path.ismount(os.path.join(top, d)) for top, dirs, _ in os.walk(path) for d in dirs):
+                    continue
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            continue
+        removed.append(name)
+    if removed:
+        logger.info("removed %d sandbox files left by stopped nodes in %s", len(removed), work_dir)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Sandbox:
     """What every strict backend shares: the checks, the staging area, slots built ahead of demand
     and the relays to the host's loopback. A backend (``bwrap.BwrapSandbox``, ``gvisor.GvisorSandbox``)
@@ -164,6 +208,7 @@ class Sandbox:
         require("mkfs.ext4")
         slirp = require("slirp4netns") if self.policy.needs_network else None
         nft = require("nft") if self.policy.mode != "off" else None
+        remove_leftovers(work_dir)
         self._prepare()
         self._token = uuid.uuid4().hex[:8]
         self.staging = Staging(binds=self._binds(runtimes, runtimes_dir), token=self._token, threads=config.builders,

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +55,18 @@ def test_sandbox_off_says_so_at_every_start(make_pool, function, caplog) -> None
             pool = make_pool(sandbox="off", use_cgroups=False)
         assert "LAMBDA_SANDBOX=off" in caplog.text and "Never use it with code you do not trust" in caplog.text
         assert payload(invoke(pool, function(HELLO))) == "ran"
+
+
+def test_what_dead_nodes_left_in_the_work_dir_is_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    from invocations.engine.sandbox.host import remove_leftovers
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    for name in (f"{dead.pid}-abc-1.img", f"{dead.pid}-template-512.img", f"{dead.pid}-seccomp.bpf",
+                 f"{os.getpid()}-abc-1.img", "not-a-node-file"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / f"{dead.pid}-gvisor" / "slot" / "rootfs").mkdir(parents=True)
+    removed = remove_leftovers(str(tmp_path))
+    assert sorted(removed) == sorted([f"{dead.pid}-abc-1.img", f"{dead.pid}-template-512.img",
+                                      f"{dead.pid}-seccomp.bpf", f"{dead.pid}-gvisor"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"{os.getpid()}-abc-1.img", "not-a-node-file"])
