@@ -30,11 +30,18 @@ def _marked(x: str, y: str) -> tuple[Parts, Parts]:
     left: list[tuple[str, bool]] = []
     right: list[tuple[str, bool]] = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=x, b=y, autojunk=False).get_opcodes():
-        if i2 > i1:
-            left.append((x[i1:i2], tag != "equal"))
-        if j2 > j1:
-            right.append((y[j1:j2], tag != "equal"))
+        _append(left, x[i1:i2], tag != "equal")
+        _append(right, y[j1:j2], tag != "equal")
     return tuple(left), tuple(right)
+
+
+def _append(parts: list[tuple[str, bool]], text: str, changed: bool) -> None:
+    if not text:
+        return
+    if parts and parts[-1][1] == changed:
+        parts[-1] = (parts[-1][0] + text, changed)
+    else:
+        parts.append((text, changed))
 
 
 def side_by_side(left: str, right: str) -> list[Line]:

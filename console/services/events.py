@@ -206,5 +206,6 @@ def response_expectation(*, caller: Caller, function: Function, request_id: str,
 
 def approve_response(*, caller: Caller, event: TestEvent, request_id: str) -> TestEvent:
     """The event's expectations, its other checks kept, now expect the response of ``request_id``."""
+    _may_write(caller, event.function, event.scope)
     expect = response_expectation(caller=caller, function=event.function, request_id=request_id, base=event.expect)
     return update_event(caller=caller, event=event, expect=expect)

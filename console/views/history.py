@@ -110,11 +110,16 @@ def save_as_event(request: HtmxHttpRequest, request_id: str) -> HttpResponse:
     form = SaveAsEventForm(request.POST)
     if invocation.function is None or not form.is_valid():
         return render_page(request, "console/invocation.html", _detail_context(request, invocation, save_form=form), status=400)
+    caller = console_caller(request)
     try:
-        event = event_service.create_event(function=invocation.function, caller=console_caller(request), name=form.cleaned_data["name"],
-                                           scope=form.cleaned_data["scope"], body=pretty(invocation.payload))
+        expect = None
+        if form.cleaned_data["expect_response"]:
+            expect = event_service.response_expectation(caller=caller, function=invocation.function, request_id=invocation.request_id)
+        event = event_service.create_event(function=invocation.function, caller=caller, name=form.cleaned_data["name"],
+                                           scope=form.cleaned_data["scope"], body=pretty(invocation.payload), expect=expect)
     except event_service.EventError as error:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
+        field = "expect_response" if error.field == "expect" else error.field
+        form.add_error(field if field in form.fields else None, error.message)
         return render_page(request, "console/invocation.html", _detail_context(request, invocation, save_form=form), status=400)
     return redirect(f"{reverse('console:test', args=[invocation.function.name])}?event={event.pk}")
 
