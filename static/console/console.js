@@ -149,6 +149,11 @@
   }
 
   document.addEventListener("click", function (event) { expectationsClick(event); });
+  // "Expect this response" applies to one Save: once saved, a later Save keeps what was edited.
+  document.addEventListener("eventsChanged", function () {
+    var box = document.getElementById("expect-this-response");
+    if (box) box.checked = false;
+  });
   document.addEventListener("change", function (event) { if (event.target.id === "expect-on") syncExpectOn(); });
   document.addEventListener("htmx:load", function (event) { syncExpectOn(event.detail.elt); });
   document.addEventListener("DOMContentLoaded", function () { syncExpectOn(document); });

@@ -107,14 +107,17 @@ def test_a_user_writes_expectations_runs_all_and_sees_the_failure_diffed(live: A
     expect(page.locator("#expect-note")).to_contain_text("Approved")
     expect(page.locator("#expect-response")).to_have_value('{\n  "statusCode": 200,\n  "body": "ok 2"\n}')
     page.locator("#path-rows .path-row").first.locator("[data-remove-path]").click()
+    page.check("#expect-this-response")  # the same response again, at this Save only
     page.click("#save-button")
     expect(page.locator("#path-rows input[name=expect_path]")).to_have_count(1)  # the blank one
+    expect(page.locator("#expect-this-response")).not_to_be_checked()
     page.click("#run-all-button")
     expect(page.locator("#suite-banner")).to_contain_text("Passed: 2 passed, 0 failed of 2", timeout=90_000)
 
     page.click(".tabs >> text=Suites")
     expect(page.locator("#suite-runs tbody tr")).to_have_count(2)
+    shot(page, "suites-03-runs")
     page.click("#compare-suites-button")
     expect(page.locator("#compare-summary")).to_contain_text("1 event changed outcome")
     expect(page.locator("#suite-compare tr.diff-changed")).to_contain_text("outcome changed")
-    shot(page, "suites-03-compare")
+    shot(page, "suites-04-compare")

@@ -226,7 +226,12 @@ def test_a_tester_runs_the_suite_but_cannot_switch_run_on_deploy(client: Client,
     Membership.objects.filter(team=team, user=teammate).update(role="tester")
     client.force_login(teammate)
     assert 'id="run-all-button">' in client.get("/functions/shop/test/").content.decode()
-    assert client.post("/functions/shop/suites/run/", {}).status_code == 302
+    page = client.get("/functions/shop/suites/").content.decode()
+    assert 'id="suites-run-form"' in page and "Run all</button>" in page
+    started = client.post("/functions/shop/suites/run/", {"qualifier": "$LATEST"})
+    suite = SuiteRun.objects.get()
+    assert started.status_code == 302 and started["Location"] == f"/functions/shop/suites/{suite.pk}/"
+    assert suite.started_by == teammate
     assert 'id="run-on-deploy-denied"' in client.get("/functions/shop/suites/").content.decode()
     assert client.post("/functions/shop/suites/run-on-deploy/", {"run_on_deploy": "on"}).status_code == 403
     assert not SuiteSettings.objects.exists()
