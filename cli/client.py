@@ -91,3 +91,12 @@ def _error_text(status: int, code: str | None, body: bytes) -> str:
     except ValueError:
         message = body.decode("utf-8", "replace")[:200]
     return f"{code or status}: {message}".rstrip(": ")
+
+
+class UsageError(CliError):
+    """A command line that cannot work as given (exit status 2, as argparse's own usage errors)."""
+
+
+def bare_name(name: str) -> str:
+    """The function name without a :qualifier (the workbench API addresses functions by name)."""
+    return name.split(":function:")[-1].split(":")[0]

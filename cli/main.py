@@ -1,4 +1,4 @@
-"""``workbench``: deploy, invoke, logs, history, saved test events and replay, over the server's API.
+"""``workbench``: deploy, invoke, logs, history, saved test events, test suites and replay, over the server's API.
 
 Credentials and region come from the same places as the AWS CLI's (environment, ~/.aws/credentials
 and ~/.aws/config, ``--profile``); the server from ``--endpoint-url`` or ``WORKBENCH_ENDPOINT_URL``
@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import argparse
 import base64
-import io
 import json
 import os
 import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
-from cli import __version__
-from cli.client import CliError, Server, endpoint_url
+from cli import __version__, event_files, suites
+from cli.bundle import zip_folder
+from cli.client import CliError, Server, UsageError, bare_name as _bare, endpoint_url
 from cli.output import paint, progress, table
 
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/lambda-role"
-SKIPPED = {"__pycache__", ".git", ".venv", "node_modules/.cache", ".DS_Store"}
 
 
 # --- deploy ------------------------------------------------------------------------------------------
@@ -51,22 +49,6 @@ def detect_handler(folder: Path, runtime: str) -> str:
         if (folder / f"{module}.py").exists():
             return f"{module}.{function}"
     return "app.handler"
-
-
-def zip_folder(folder: Path) -> tuple[bytes, int]:
-    buffer = io.BytesIO()
-    count = 0
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(folder)
-            if any(part in SKIPPED for part in relative.parts) or not path.is_file():
-                continue
-            info = zipfile.ZipInfo(relative.as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = (path.stat().st_mode & 0o777 | 0o100000) << 16  # keep bootstrap executable
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-            count += 1
-    return buffer.getvalue(), count
 
 
 def cmd_deploy(server: Server, args: argparse.Namespace) -> int:
@@ -131,11 +113,6 @@ def _payload(server: Server, args: argparse.Namespace) -> bytes:
     except ValueError as error:
         raise CliError(f"the payload is not JSON: {error}") from None
     return data
-
-
-def _bare(name: str) -> str:
-    """The function name without a :qualifier (the workbench API addresses functions by name)."""
-    return name.split(":function:")[-1].split(":")[0]
 
 
 def _print_result(payload: bytes, function_error: str | None, log_result: str | None) -> int:
@@ -350,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("name", metavar="NAME")
     history.add_argument("--limit", type=int, default=20)
     history.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "timed-out", "throttled"])
-    history.add_argument("--source", choices=["console", "api", "cli", "url", "trigger", "async-retry"])
+    history.add_argument("--source", choices=["console", "api", "cli", "url", "trigger", "async-retry", "suite"])
     history.add_argument("--json", action="store_true", help="print the records as JSON")
     history.set_defaults(handler_function=cmd_history)
 
@@ -371,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     imported.add_argument("--overwrite", action="store_true", help="replace events of the same name")
     for action in (listing, show, export, imported):
         action.set_defaults(handler_function=cmd_events)
+    event_files.add_parsers(sub, common)
+    suites.add_parsers(commands, common)
 
     replay = commands.add_parser("replay", parents=[common], help="invoke again what an earlier invocation sent",
                                  description="Invoke the function of REQUEST_ID again with the same payload.")
@@ -394,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = Server(endpoint_url(args.endpoint_url), args.profile, args.region)
         return handler(server, args)
+    except UsageError as error:
+        print(paint(f"error: {error}", "red", sys.stderr), file=sys.stderr)
+        return 2
     except CliError as error:
         print(paint(f"error: {error}", "red", sys.stderr), file=sys.stderr)
         return 1

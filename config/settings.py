@@ -222,6 +222,10 @@ LAMBDA_RECORD_FLUSH_SECONDS = envfloat("LAMBDA_RECORD_FLUSH_SECONDS", 0.05)
 LAMBDA_RECORD_MODE = os.environ.get("LAMBDA_RECORD_MODE", "auto")
 # Logs kept per invocation (the tail is kept when longer).
 LAMBDA_MAX_LOG_BYTES = envint("LAMBDA_MAX_LOG_BYTES", 1024 * 1024)
+# After SIGTERM, how long a web node lets synchronous calls still running finish before it ends
+# their environments (invocations/node.py); scripts/stack.py waits as long (same default) before
+# SIGKILL, plus the time a clean exit needs.
+LAMBDA_SHUTDOWN_GRACE_SECONDS = envfloat("LAMBDA_SHUTDOWN_GRACE_SECONDS", 30.0)
 LAMBDA_SIGV4_MAX_SKEW_SECONDS = 300
 
 # --- Asynchronous invocation (invocations/services/async_events.py, retry_policy.py, destinations.py)

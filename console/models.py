@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from invocations.models import Function
+from invocations.models import Function, Team
 
 
 class TestEvent(models.Model):
@@ -119,6 +119,9 @@ class SuiteRun(models.Model):
     function = models.ForeignKey(Function, on_delete=models.CASCADE, related_name="suite_runs")
     qualifier = models.CharField(max_length=128, default="$LATEST")
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The team the starter acted in: another team's user runs a suite as a member of their own team
+    # (a resource policy lets them invoke), not of the function's.
+    started_in = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.CONSOLE)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
     code_sha256 = models.CharField(max_length=64, blank=True)  # of the version the qualifier resolved to

@@ -5,6 +5,11 @@ Celery worker — has exactly one ``Pool``, built on first use from settings and
 The node advertises the runtimes its pool can run in a ``WorkerHeartbeat`` row, refreshed every
 ``HEARTBEAT_SECONDS`` (well inside the ten minutes after which readers —
 ``invocations.services.runtimes`` — ignore a row), and a clean exit deletes the row.
+
+A web node told to stop (SIGTERM) stops accepting connections and lets the calls it is running
+finish (granian); those still running after ``LAMBDA_SHUTDOWN_GRACE_SECONDS`` have their
+environments ended (``watch_for_shutdown``), so they answer and are recorded, and the process then
+leaves through its exit hooks: records written, environments ended, heartbeat row removed.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ HEARTBEAT_SECONDS: Final = 60.0
 _pool: Pool | None = None
 _pool_pid: int | None = None
 _lock = threading.Lock()
+_shutdown_lock = threading.Lock()
 _heartbeat_stop = threading.Event()
 _heartbeat_thread: threading.Thread | None = None
 _reconcile_thread: threading.Thread | None = None
@@ -113,10 +119,13 @@ DEFAULT_PORTS = {"redis": 6379, "rediss": 6380, "amqp": 5672, "amqps": 5671, "py
 
 def _shutdown_pool(pool: Pool) -> None:
     global _pool
-    try:
-        pool.shutdown()
-    except Exception:
-        logger.exception("shutting down the environment pool failed")
+    # One at a time: the exit hook must not find the pool already marked closed and let the process
+    # end while the shutdown deadline's thread is still tearing its sandboxes down.
+    with _shutdown_lock:
+        try:
+            pool.shutdown()
+        except Exception:
+            logger.exception("shutting down the environment pool failed")
     if _pool is pool:
         _pool = None
 
@@ -146,6 +155,8 @@ def start_node(kind: str) -> None:
     """
     global _heartbeat_thread, _node_name
     install_sigterm_exit()
+    if kind == "web":
+        watch_for_shutdown(settings.LAMBDA_SHUTDOWN_GRACE_SECONDS)
     _node_name = node_name(kind)
     try:
         register_node(kind)
@@ -218,3 +229,57 @@ def install_sigterm_exit() -> None:
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
+
+
+STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
+_shutdown_watch: threading.Thread | None = None
+
+
+def watch_for_shutdown(grace: float) -> bool:
+    """Once this process receives SIGTERM or SIGINT, end its environments after ``grace`` seconds.
+
+    The calls still running then end (their environment is gone: an error answer, and a record),
+    so the server's graceful stop — which waits for every request in flight — finishes and the exit
+    hooks run, instead of granian killing the process with its records queued and its sandboxes
+    mounted. granian replaces the process's SIGTERM handler after loading the app, so the signal is
+    observed through CPython's wakeup fd, to which the interpreter writes the number of every
+    signal that has a Python handler, whichever handler that is. Main thread only, and only when
+    nothing else uses the wakeup fd (an asyncio loop in the main thread would); False otherwise.
+    """
+    global _shutdown_watch
+    if threading.current_thread() is not threading.main_thread() or _shutdown_watch is not None:
+        return False
+    read_fd, write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    previous = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    if previous != -1:
+        signal.set_wakeup_fd(previous)
+        os.close(read_fd)
+        os.close(write_fd)
+        logger.warning("the wakeup fd is taken; running calls will not be ended at the shutdown deadline")
+        return False
+    _shutdown_watch = threading.Thread(
+        target=_end_environments_after_grace, args=(read_fd, grace), name="node-shutdown", daemon=True
+    )
+    _shutdown_watch.start()
+    return True
+
+
+def _end_environments_after_grace(read_fd: int, grace: float) -> None:
+    os.set_blocking(read_fd, True)
+    while True:
+        received = os.read(read_fd, 64)
+        if any(signum in received for signum in STOP_SIGNALS):
+            break
+    logger.info("stopping: no new connections; calls in flight have %g s to finish", grace)
+    time.sleep(grace)
+    # Still alive: a call outlived the grace period (a clean exit ends the process before this).
+    pool = current_pool()
+    if pool is None:
+        return
+    try:
+        running = sum(f["in_flight"] for f in pool.stats()["functions"].values())
+    except Exception:
+        running = -1
+    logger.warning("grace period of %g s over: ending this node's environments (%d calls still running)",
+                   grace, running)  # fmt: skip
+    _shutdown_pool(pool)

@@ -1,7 +1,12 @@
 """``make run``: migrate, create the admin on first start, serve until Ctrl-C.
 
-Environment: PORT (default 8000), LISTEN_ADDRESS (default ``::``, IPv4 and IPv6), DATA_DIR and
-everything config/settings.py reads.
+The web server or the worker that dies is restarted (``Stack.supervise``: back-off, a log line)
+while the other keeps serving. Ctrl-C or SIGTERM stops both cleanly: SIGTERM to each, the grace
+period (``LAMBDA_SHUTDOWN_GRACE_SECONDS``, 30) for in-flight work, then SIGKILL; a second Ctrl-C
+kills them at once.
+
+Environment: PORT (default 8000), LISTEN_ADDRESS (default ``::``, IPv4 and IPv6), DATA_DIR,
+LAMBDA_SHUTDOWN_GRACE_SECONDS and everything config/settings.py reads.
 """
 
 from __future__ import annotations
@@ -9,8 +14,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from types import FrameType
+from typing import Final
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -51,21 +58,43 @@ def _banner(stack: Stack, created: dict[str, str], sandbox: str) -> str:
             "  A new API key:  .venv/bin/python manage.py createaccesskey admin",
             f"  Then:           aws lambda list-functions --endpoint-url {url}",
         ]
-    out += ["", "  Ctrl-C stops the server and the worker.", "=" * 72, ""]
+    out += ["", "  A server or worker that dies is restarted. Ctrl-C stops both.", "=" * 72, ""]
     return "\n".join(out)
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class _Signals:
+    """Ctrl-C / SIGTERM as flags, never as an exception in the middle of starting a child.
+
+    The first signal asks the supervisor to stop; any later one asks the shutdown to hurry.
+    """
+
+    HANDLED: Final = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    def install(self) -> None:
+        # Explicitly: a process started in the background inherits SIGINT ignored.
+        for signum in self.HANDLED:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        # Only a counter: printing here could re-enter a print the main thread is in the middle of.
+        self.received += 1
+
+    def stop_requested(self) -> bool:
+        return self.received >= 1
+
+    def hurry(self) -> bool:
+        return self.received >= 2
 
 
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     data_dir = Path(os.environ.get("DATA_DIR", ROOT / "var"))
     stack = Stack(data_dir, port=port)
-    # Explicitly: a process started in the background inherits SIGINT ignored.
-    signal.signal(signal.SIGINT, _raise_interrupt)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signals = _Signals()
+    signals.install()
     if stack.port_in_use():
         print(f"Port {port} is already in use; set PORT to another port.", file=sys.stderr)
         return 1
@@ -75,22 +104,24 @@ def main() -> int:
         created = _parse(stack.manage("bootstrapadmin", "--username", "admin"))
         # How functions are isolated here, or why they will not run (the nodes refuse, not downgrade).
         sandbox = stack.manage("sandbox", check=False).strip()
+        if signals.stop_requested():
+            return 0
         stack.start(prepare=False)
         print(_banner(stack, created, sandbox), flush=True)
-        status = stack.wait()
-        print(f"A process exited unexpectedly (status {status}); stopping.", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nStopping…", flush=True)
+        stack.supervise(signals.stop_requested)
         return 0
     except StackError as error:
+        if signals.stop_requested():  # Ctrl-C reached a preparing manage.py too
+            return 0
         print(error, file=sys.stderr)
         return 1
     finally:
-        # A second Ctrl-C during shutdown must not leave children behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stack.stop()
+        if signals.stop_requested():
+            print("\nStopping… (Ctrl-C again to kill at once)", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        stack.stop(hurry=signals.hurry)
+        if signals.stop_requested():
+            print(f"Stopped in {time.monotonic() - started:.1f} s.", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

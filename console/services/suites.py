@@ -15,6 +15,8 @@ outcome goes into the function's activity log.
 
 from __future__ import annotations
 
+import difflib
+import json
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,7 +32,7 @@ from django.utils import timezone
 from console import expectations
 from console.models import SuiteResult, SuiteRun, SuiteSettings, TestEvent
 from console.placeholders import resolve
-from console.services.events import visible_events
+from console.services.events import UNSET, EventError, create_event, update_event, visible_events
 from invocations import activity, recorder
 from invocations.access import Caller, account_caller, check_function, user_caller
 from invocations.arns import arn_of
@@ -96,7 +98,8 @@ def start_suite(
         raise SuiteError("This function has no saved events with expectations: add expectations to an event first.")
     with transaction.atomic():
         suite = SuiteRun.objects.create(
-            function=function, qualifier=qualifier, started_by_id=caller.user_id, trigger=trigger,
+            function=function, qualifier=qualifier, started_by_id=caller.user_id, started_in_id=caller.team_id,
+            trigger=trigger,
             code_sha256=version.code_sha256, executed_version=version.version, total=len(events),
         )  # fmt: skip
         SuiteResult.objects.bulk_create([
@@ -110,9 +113,10 @@ def start_suite(
 
 def _caller_of(suite: SuiteRun) -> Caller:
     via = "console" if suite.trigger == SuiteRun.Trigger.CONSOLE else "system" if suite.trigger == SuiteRun.Trigger.DEPLOY else "api"
+    team = suite.started_in or suite.function.team
     if suite.started_by is not None:
-        return user_caller(user=suite.started_by, team=suite.function.team, via=via)
-    return account_caller(suite.function.team, via=via)
+        return user_caller(user=suite.started_by, team=team, via=via)
+    return account_caller(team, via=via)
 
 
 def parallelism(function: Function, events: int) -> int:
@@ -122,7 +126,7 @@ def parallelism(function: Function, events: int) -> int:
 
 def run_suite(*, suite_id: int) -> None:
     """The worker's side: invoke every pending event, judge it, then close the run."""
-    suite = SuiteRun.objects.select_related("function__team", "started_by").filter(pk=suite_id).first()
+    suite = SuiteRun.objects.select_related("function__team", "started_by", "started_in").filter(pk=suite_id).first()
     if suite is None or suite.status != SuiteRun.Status.RUNNING:
         return
     pending = list(suite.results.filter(status=SuiteResult.Status.PENDING))
@@ -244,11 +248,6 @@ def compare(left: SuiteRun, right: SuiteRun) -> list[dict[str, Any]]:
 # --- run on deploy ---------------------------------------------------------------------------------
 
 
-def run_on_deploy_enabled(*, caller: Caller, function: Function) -> bool:
-    check_function(caller, "lambda:GetTestEvent", function)
-    return SuiteSettings.objects.filter(function=function, run_on_deploy=True).exists()
-
-
 def set_run_on_deploy(*, caller: Caller, function: Function, enabled: bool) -> SuiteSettings:
     check_function(caller, "lambda:UpdateFunctionConfiguration", function)
     with transaction.atomic():
@@ -268,3 +267,77 @@ def run_on_deploy(*, function: Function, caller: Caller) -> SuiteRun | None:
     except (SuiteError, AwsError) as error:
         logger.info("no suite on deploy of %s: %s", function.name, error)
         return None
+
+
+def run_on_deploy_enabled(*, caller: Caller, function: Function) -> bool:
+    """The switch as ``set_run_on_deploy`` left it (off until set): read like the configuration."""
+    check_function(caller, "lambda:GetFunctionConfiguration", function)
+    return SuiteSettings.objects.filter(function=function, run_on_deploy=True).exists()
+
+
+# --- comparing two runs ----------------------------------------------------------------------------
+
+MAX_DIFF_LINES = 200
+
+
+def _pretty(text: str) -> list[str]:
+    value = expectations.response_value(text)
+    shown = value if isinstance(value, str) else json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return shown.splitlines()
+
+
+def response_diff(left: str, right: str, *, left_label: str = "a", right_label: str = "b") -> str:
+    """A unified diff of two responses, JSON pretty-printed with sorted keys first so that key order
+    and spacing are not differences ("" when they are the same); at most ``MAX_DIFF_LINES`` lines."""
+    if left == right:
+        return ""
+    lines = list(difflib.unified_diff(_pretty(left), _pretty(right), fromfile=left_label, tofile=right_label,
+                                      lineterm="", n=2))  # fmt: skip
+    if len(lines) > MAX_DIFF_LINES:
+        lines = lines[:MAX_DIFF_LINES] + [f"… {len(lines) - MAX_DIFF_LINES} more lines"]
+    return "\n".join(lines)
+
+
+def latest_pair(*, caller: Caller, function: Function) -> tuple[SuiteRun, SuiteRun] | None:
+    """The two newest finished runs, older first (before and after the latest deploy, say)."""
+    finished = list(suite_runs(caller=caller, function=function).exclude(status=SuiteRun.Status.RUNNING)
+                    .order_by("-created_at", "-id")[:2])  # fmt: skip
+    return (finished[1], finished[0]) if len(finished) == 2 else None
+
+
+# --- events as files (the workbench API's PUT, ``workbench events push``) ---------------------------
+
+
+def _same_body(old: str, new: str) -> bool:
+    """The same JSON whatever the spacing and key order (1 and 1.0, true and 1 stay different)."""
+    if old == new:
+        return True
+    try:
+        return json.dumps(json.loads(old), sort_keys=True) == json.dumps(json.loads(new), sort_keys=True)
+    except (ValueError, RecursionError):
+        return False
+
+
+def put_event(
+    *, caller: Caller, function: Function, name: str, scope: str | None, body: str | None, expect: Any = UNSET,
+) -> tuple[TestEvent, str]:  # fmt: skip
+    """Create or update the event ``name`` in ``scope`` — returns it and "created", "updated" or
+    "unchanged". ``scope`` None: the caller's private event of that name, else the shared one, else a
+    new private one. A body equal as JSON to the stored one keeps the stored text, so pushing the
+    same file again (formatted differently) is "unchanged" and makes no new version."""
+    events = visible_events(caller=caller, function=function).filter(name=name.strip())
+    if scope is not None:
+        events = events.filter(scope=scope)
+    existing = sorted(events, key=lambda event: event.scope != TestEvent.Scope.PRIVATE)
+    if not existing:
+        if body is None:
+            raise EventError("body", "A new event needs a body.")
+        created = create_event(caller=caller, function=function, name=name, scope=scope or TestEvent.Scope.PRIVATE,
+                               body=body, expect=None if expect is UNSET else expect)  # fmt: skip
+        return created, "created"
+    event = existing[0]
+    if body is not None and _same_body(event.body, body):
+        body = None
+    before = (event.name, event.body, event.expect, event.updated_at)
+    event = update_event(caller=caller, event=event, body=body, expect=expect)
+    return event, "unchanged" if (event.name, event.body, event.expect, event.updated_at) == before else "updated"

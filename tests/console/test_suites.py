@@ -113,3 +113,21 @@ def test_parallelism_stays_within_reserved_concurrency(shop: Function, settings:
     shop.reserved_concurrency = 2
     assert suites.parallelism(shop, 10) == 2
     assert suites.parallelism(shop, 1) == 1
+
+
+def test_another_team_granted_invoke_and_read_runs_the_suite_as_itself(
+    caller: Any, outsider: Any, other_team: Team, shop: Function, monkeypatch: Any
+) -> None:
+    from invocations.arns import FunctionRef
+    from invocations.services import permissions
+
+    monkeypatch.setattr("config.celery.app.send_task", lambda name, args: None)
+    for sid, action in (("qa-invoke", "lambda:InvokeFunction"), ("qa-read", "lambda:GetTestEvent")):
+        permissions.add_permission(caller=caller, ref=FunctionRef(name="shop", qualifier=None),
+                                   body={"StatementId": sid, "Action": action, "Principal": other_team.account_id})  # fmt: skip
+    stranger = user_caller(user=outsider, team=other_team, via="api")
+    suite = suites.start_suite(caller=stranger, function=shop, names=["ok"])
+    suites.run_suite(suite_id=suite.pk)
+    suite.refresh_from_db()
+    assert suite.started_in_id == other_team.pk
+    assert suite.status == "passed", list(suite.results.values_list("failures", flat=True))
