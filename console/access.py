@@ -15,7 +15,7 @@ from django.http import Http404, HttpRequest
 
 from invocations import policy
 from invocations.access import Caller, check_function, user_caller
-from invocations.errors import ResourceNotFoundException
+from invocations.errors import AccessDeniedException, ResourceNotFoundException
 from invocations.models import Function, Invocation, Membership, Team
 from invocations.selectors import invocation_for
 
@@ -85,6 +85,15 @@ def get_visible_function(request: HttpRequest, name: str) -> Function:
         raise Http404("No such function")
     check_function(caller, "lambda:GetFunction", function)
     return function
+
+
+def allowed(caller: Caller, action: str, function: Function) -> bool:
+    """Whether a page should offer ``action`` (a hint only: the service checks again when asked)."""
+    try:
+        check_function(caller, action, function)
+    except AccessDeniedException:
+        return False
+    return True
 
 
 def get_visible_invocation(request: HttpRequest, request_id: str) -> Invocation:

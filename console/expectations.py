@@ -311,6 +311,13 @@ def _line_of(text: str, offset: int) -> str:
     return _text(text[start : end if end >= 0 else len(text)])
 
 
+def approved(expect: Mapping[str, Any] | None, response: str) -> dict[str, Any]:
+    """``expect`` (its JSONPath, log and limit checks kept) now wanting success with exactly
+    ``response`` (its JSON, or its text when it is not JSON): a snapshot of one good result."""
+    kept = {key: value for key, value in (expect or {}).items() if key not in ("Outcome", "ErrorType", "Response")}
+    return {"Outcome": "Succeeded", "Response": {"Equals": response_value(response)}, **kept}
+
+
 def summary(failures: Iterable[Failure]) -> str:
     """One line per failure, for tables and JUnit messages."""
     return "\n".join(f"{f.where}: {f.message}" for f in failures)

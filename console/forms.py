@@ -125,6 +125,10 @@ class RenameForm(forms.Form):
 class SaveAsEventForm(forms.Form):
     name = forms.CharField(max_length=100)
     scope = forms.ChoiceField(choices=TestEvent.Scope.choices, initial=TestEvent.Scope.PRIVATE, widget=forms.RadioSelect)
+    expect_response = forms.BooleanField(
+        required=False, label="Expect this response",
+        help_text="The event's expectations become: succeeds, with exactly this response (snapshot testing).",
+    )  # fmt: skip
 
 
 class ReplayForm(forms.Form):
@@ -169,3 +173,26 @@ class HistoryForm(forms.Form):
 class CompareForm(forms.Form):
     a = forms.CharField(max_length=36)
     b = forms.CharField(max_length=36)
+
+
+class RunAllForm(forms.Form):
+    """Run all: a qualifier, and the events ticked (none: every event with expectations)."""
+
+    qualifier = forms.CharField(max_length=128, required=False)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        names = self.data.getlist("events") if hasattr(self.data, "getlist") else []
+        if len(names) > 500 or any(len(name) > 100 for name in names):
+            raise forms.ValidationError("Choose at most 500 saved events by their names.")
+        cleaned["events"] = [name for name in names if name]
+        return cleaned
+
+
+class SuiteCompareForm(forms.Form):
+    a = forms.IntegerField(min_value=1, label="Run A")
+    b = forms.IntegerField(min_value=1, label="Run B")
+
+
+class RunOnDeployForm(forms.Form):
+    run_on_deploy = forms.ChoiceField(choices=[("on", "on"), ("off", "off")])

@@ -33,6 +33,7 @@ class FunctionRow:
     latest: FunctionVersion
     invocations: int
     errors: int
+    suite_status: str = ""  # the latest suite run's (console/services/suites.last_status)
 
 
 def function_rows(*, caller: Caller) -> list[FunctionRow]:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console.views import events, function_settings, functions, history, keys, team, test_tab, triggers
+from console.views import events, function_settings, functions, history, keys, suites, team, test_tab, triggers
 
 app_name = "console"
 
@@ -40,6 +40,12 @@ urlpatterns = [
     path(F + "events/<int:event_id>/export/", events.export_event, name="export_event"),
     path(F + "events/<int:event_id>/versions/", events.event_versions, name="event_versions"),
     path(F + "events/<int:event_id>/versions/<int:number>/restore/", events.restore_version, name="restore_version"),
+    path(F + "events/<int:event_id>/approve/", events.approve_event, name="approve_event"),
+    path(F + "suites/", suites.suite_list, name="suites"),
+    path(F + "suites/run/", suites.run_all, name="run_suite"),
+    path(F + "suites/compare/", suites.compare_suites, name="compare_suites"),
+    path(F + "suites/run-on-deploy/", suites.run_on_deploy, name="suite_run_on_deploy"),
+    path(F + "suites/<int:suite_id>/", suites.suite_run, name="suite_run"),
     path(F + "history/", history.function_history, name="function_history"),
     path(F + "triggers/", include(triggers.urlpatterns)),
     path("history/", history.global_history, name="history"),

@@ -22,18 +22,21 @@ from console.models import TestEvent, TestEventVersion
 from console.placeholders import JsonProblem, check_json
 from invocations import activity
 from invocations.access import Caller, check_function
-from invocations.models import Function
+from invocations.errors import ResourceNotFoundException
+from invocations.models import Function, Invocation
+from invocations.selectors import invocation_for
 
 MAX_NAME = 100
 UNSET: Any = object()  # update_event: leave the expectations as they are
 
 
 class EventError(ValueError):
-    """A refusal to show next to a field: `field` is "name", "body", "scope" or "expect"."""
+    """A refusal to show next to a field: `field` is "name", "body", "scope" or "expect"; for
+    "expect", `where` names the part of the expectations (``JsonPath[1].Matches``) when known."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, where: str = "") -> None:
         super().__init__(message)
-        self.field, self.message = field, message
+        self.field, self.message, self.where = field, message, where
 
 
 def visible_events(*, caller: Caller, function: Function) -> QuerySet[TestEvent]:
@@ -83,7 +86,7 @@ def check_expect(expect: Any) -> dict[str, Any] | None:
     try:
         return expectations.parse(expect)
     except expectations.ExpectError as error:
-        raise EventError("expect", f"Expectations: {error}") from None
+        raise EventError("expect", f"Expectations: {error}", where=error.where) from None
 
 
 def _name_taken(function: Function, scope: str, owner_id: Any, name: str, exclude: int | None = None) -> bool:
@@ -185,3 +188,24 @@ def delete_event(*, caller: Caller, event: TestEvent) -> None:
     with transaction.atomic():
         _log(caller, event, "deleted", {})
         event.delete()
+
+
+def response_expectation(*, caller: Caller, function: Function, request_id: str, base: Any = None) -> dict[str, Any]:
+    """Approve a result (snapshot testing): ``base`` with the outcome and response of the
+    successful invocation ``request_id`` of ``function`` as what must come back."""
+    try:
+        invocation = invocation_for(caller=caller, request_id=request_id)
+    except ResourceNotFoundException:
+        raise EventError("expect", "No such invocation to take the response from.") from None
+    if invocation.function_id != function.pk:
+        raise EventError("expect", "That invocation is of another function.")
+    if invocation.status != Invocation.Status.SUCCEEDED or invocation.function_error:
+        raise EventError("expect", "Only a successful invocation's response can become the expectation.")
+    return expectations.approved(base, invocation.response)
+
+
+def approve_response(*, caller: Caller, event: TestEvent, request_id: str) -> TestEvent:
+    """The event's expectations, its other checks kept, now expect the response of ``request_id``."""
+    _may_write(caller, event.function, event.scope)
+    expect = response_expectation(caller=caller, function=event.function, request_id=request_id, base=event.expect)
+    return update_event(caller=caller, event=event, expect=expect)

@@ -20,11 +20,12 @@ import json
 import logging
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -214,12 +215,19 @@ def get_suite(*, caller: Caller, function: Function, suite_id: int) -> SuiteRun:
 
 
 def last_status(functions: Iterable[Function]) -> dict[int, str]:
-    """Each function's latest finished-or-not suite status (the functions list)."""
-    latest: dict[int, str] = {}
+    """Each function's latest finished-or-not suite status (the functions list): one query that
+    reads one run per function (the suite_run_recent index), however many runs each has."""
     ids = [function.pk for function in functions]
-    for function_id, status in SuiteRun.objects.filter(function_id__in=ids).order_by("function_id", "-created_at", "-id").values_list("function_id", "status"):
-        latest.setdefault(function_id, status)
-    return latest
+    if not ids:
+        return {}
+    newest = SuiteRun.objects.filter(function_id=OuterRef("pk")).order_by("-created_at", "-id").values("status")[:1]
+    rows = Function.objects.filter(pk__in=ids).annotate(suite_status=Subquery(newest)).values_list("pk", "suite_status")
+    return {function_id: status for function_id, status in rows if status}
+
+
+def deploy_run(*, caller: Caller, function: Function, since: datetime) -> SuiteRun | None:
+    """The suite run a deploy of ``function`` started at or after ``since`` (the Code tab links to it)."""
+    return suite_runs(caller=caller, function=function).filter(trigger=SuiteRun.Trigger.DEPLOY, created_at__gte=since).first()
 
 
 def compare(left: SuiteRun, right: SuiteRun) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
 
 from django.contrib import messages
 from django.http import HttpResponse, JsonResponse
@@ -10,7 +12,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from console.access import get_visible_function, console_caller
+from console import expect_form
+from console.access import console_caller, get_visible_function
 from console.forms import EventForm, ImportForm, RenameForm
 from console.models import TestEvent
 from console.services import events as event_service
@@ -28,12 +31,28 @@ def _editor(request: HtmxHttpRequest, function: Function, event: TestEvent | Non
     return trigger_client_event(response, "eventsChanged")
 
 
-def _invalid(request: HtmxHttpRequest, function: Function, event: TestEvent | None, errors: dict[str, list[str]]) -> HttpResponse:
+def _invalid(
+    request: HtmxHttpRequest, function: Function, event: TestEvent | None, errors: dict[str, list[str]],
+    expect: expect_form.ExpectFields | None = None,
+) -> HttpResponse:  # fmt: skip
+    """The editor again with what was typed (expectations included) and each error by its field."""
     context = editor_context(
         request, function, event=event, body=request.POST.get("body", ""), form_errors=errors,
         name=request.POST.get("name", ""), scope=request.POST.get("scope", ""),
+        expect=expect or expect_form.from_post(request.POST),
     )  # fmt: skip
     return render_page(request, TEMPLATE, context, partial="editor", status=422 if request.htmx else 200)
+
+
+def _expect_of(request: HtmxHttpRequest, function: Function, fields: expect_form.ExpectFields) -> Any:
+    """The expectations the editor sends; "Expect this response" (the result panel) replaces their
+    outcome and response by the tested invocation's. EventError when the approval is refused."""
+    expect = fields.to_expect()
+    request_id = request.POST.get("approve_request_id", "").strip()
+    if request_id and not fields.has_errors:
+        expect = event_service.response_expectation(caller=console_caller(request), function=function,
+                                                    request_id=request_id[:36], base=expect)  # fmt: skip
+    return expect
 
 
 @login_required
@@ -45,19 +64,50 @@ def save_event(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if request.POST.get("event_id", "").isdigit():
         event = event_service.get_event(function=function, caller=console_caller(request), event_id=int(request.POST["event_id"]))
     form = EventForm(request.POST)
-    if not form.is_valid():
-        return _invalid(request, function, event, form.errors)
+    fields = expect_form.from_post(request.POST)
+    expect = None
+    try:
+        expect = _expect_of(request, function, fields)
+    except event_service.EventError as error:
+        fields.add_error(error.where, error.message)
+    if not form.is_valid() or fields.has_errors:
+        return _invalid(request, function, event, form.errors, fields)
     data = form.cleaned_data
     try:
         if event is not None and request.POST.get("save_as_new") != "1":
-            event = event_service.update_event(event=event, caller=console_caller(request), name=data["name"], body=data["body"])
+            event = event_service.update_event(event=event, caller=console_caller(request), name=data["name"], body=data["body"], expect=expect)
         else:
             event = event_service.create_event(
-                function=function, caller=console_caller(request), name=data["name"], scope=data["scope"] or TestEvent.Scope.PRIVATE, body=data["body"]
-            )
+                function=function, caller=console_caller(request), name=data["name"], scope=data["scope"] or TestEvent.Scope.PRIVATE,
+                body=data["body"], expect=expect,
+            )  # fmt: skip
     except event_service.EventError as error:
-        return _invalid(request, function, event, {error.field: [error.message]})
+        if error.field == "expect":
+            fields.add_error(error.where, error.message)
+            return _invalid(request, function, event, {}, fields)
+        return _invalid(request, function, event, {error.field: [error.message]}, fields)
     return _editor(request, function, event)
+
+
+@login_required
+@require_POST
+def approve_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResponse:
+    """Approve this response: the event now expects the response of the invocation just tested."""
+    function = get_visible_function(request, name)
+    event = event_service.get_event(function=function, caller=console_caller(request), event_id=event_id)
+    try:
+        event = event_service.approve_response(event=event, caller=console_caller(request),
+                                               request_id=request.POST.get("request_id", "").strip()[:36])  # fmt: skip
+    except event_service.EventError as error:
+        fields = expect_form.from_expect(event.expect)
+        fields.add_error(error.where, error.message)
+        context = editor_context(request, function, event=event, expect=fields)
+        return render_page(request, TEMPLATE, context, partial="editor", status=422 if request.htmx else 200)
+    if not request.htmx:
+        messages.success(request, f"“{event.name}” now expects this response.")
+        return redirect(f"{reverse('console:test', args=[function.name])}?event={event.pk}")
+    response = render_page(request, TEMPLATE, editor_context(request, function, event=event, note="Approved: the event now expects this response."), partial="editor")
+    return trigger_client_event(response, "eventsChanged")
 
 
 @login_required
@@ -106,7 +156,8 @@ def event_versions(request: HtmxHttpRequest, name: str, event_id: int) -> HttpRe
     shown = None
     if request.GET.get("v", "").isdigit():
         shown = next((v for v in versions if v.number == int(request.GET["v"])), None)
-    context = {"function": function, "tab": "test", "event": event, "versions": versions, "shown": shown}
+    shown_expect = json.dumps(shown.expect, indent=2, ensure_ascii=False) if shown and shown.expect is not None else ""
+    context = {"function": function, "tab": "test", "event": event, "versions": versions, "shown": shown, "shown_expect": shown_expect}
     return render_page(request, "console/event_versions.html", context, partial="versions")
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from console import selectors
 from console.access import console_caller, get_visible_function
 from console.forms import CodeForm, ConfigurationForm, FunctionCreateForm, ZipUploadForm
 from console.services import functions as function_service
+from console.services import suites
 from console.views.common import HtmxHttpRequest, login_required, render_page
 from invocations.models import Function
 from invocations.selectors import get_latest
@@ -22,7 +25,10 @@ from invocations.services import runtimes
 
 @login_required
 def function_list(request: HtmxHttpRequest) -> HttpResponse:
-    return render_page(request, "console/functions.html", {"rows": selectors.function_rows(caller=console_caller(request))})
+    rows = selectors.function_rows(caller=console_caller(request))
+    statuses = suites.last_status(row.function for row in rows)
+    rows = [replace(row, suite_status=statuses.get(row.function.pk, "")) for row in rows]
+    return render_page(request, "console/functions.html", {"rows": rows})
 
 
 def _runtimes() -> list[str]:
@@ -50,14 +56,17 @@ def function_create(request: HtmxHttpRequest) -> HttpResponse:
     return render_page(request, "console/function_create.html", {"form": form, "blanks": blanks})
 
 
-def _code_context(function: Function, filename: str | None = None, form: Any = None) -> dict[str, Any]:
+def _code_context(request: HtmxHttpRequest, function: Function, filename: str | None = None, form: Any = None) -> dict[str, Any]:
     latest = get_latest(function)
+    caller = console_caller(request)
     files = function_service.package_files(latest)
     current = filename if filename in files else function_service.handler_file(latest, files)
     source = function_service.read_file(latest, current) if current else None
     return {
         "function": function, "tab": "code", "latest": latest, "files": files, "current": current,
         "source": source, "form": form, "upload_form": ZipUploadForm(),
+        "last_suite": suites.suite_runs(caller=caller, function=function).first(),
+        "run_on_deploy": suites.run_on_deploy_enabled(caller=caller, function=function),
     }  # fmt: skip
 
 
@@ -66,9 +75,11 @@ def _code_context(function: Function, filename: str | None = None, form: Any = N
 def code(request: HtmxHttpRequest, name: str) -> HttpResponse:
     function = get_visible_function(request, name)
     if request.method == "GET":
-        return render_page(request, "console/function_code.html", _code_context(function, request.GET.get("file")), partial="editor")
+        return render_page(request, "console/function_code.html", _code_context(request, function, request.GET.get("file")), partial="editor")
     form = CodeForm(request.POST)
+    deploy_suite = None
     if form.is_valid():
+        since = timezone.now()
         try:
             latest = function_service.deploy_file(
                 caller=console_caller(request), version=get_latest(function), filename=form.cleaned_data["filename"], source=form.cleaned_data["source"]
@@ -76,11 +87,14 @@ def code(request: HtmxHttpRequest, name: str) -> HttpResponse:
         except function_service.FieldErrors as errors:
             form.add_error(None, [m for ms in errors.errors.values() for m in ms])
         else:
-            messages.success(request, f"Deployed. Code SHA-256 {latest.code_sha256}")
+            # Run on deploy: the update's commit started the suite (console.apps), or did not.
+            deploy_suite = suites.deploy_run(caller=console_caller(request), function=function, since=since)
+            started = f" Test suite run #{deploy_suite.pk} started." if deploy_suite else ""
+            messages.success(request, f"Deployed. Code SHA-256 {latest.code_sha256}.{started}")
             if not request.htmx:
                 return redirect(f"{reverse('console:code', args=[name])}?file={form.cleaned_data['filename']}")
             form = None
-    context = _code_context(function, request.POST.get("filename"), form)
+    context = {**_code_context(request, function, request.POST.get("filename"), form), "deploy_suite": deploy_suite}
     if form is not None and form.errors:
         context["source"] = request.POST.get("source", "")
     return render_page(request, "console/function_code.html", context, partial="editor")
@@ -121,9 +135,10 @@ def configuration(request: HtmxHttpRequest, name: str) -> HttpResponse:
 
     function = get_visible_function(request, name)
     form = ConfigurationForm(request.POST or None, initial=_configuration_initial(function))
-    saved = False
+    saved, deploy_suite = False, None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        since = timezone.now()
         try:
             function_service.update_configuration(
                 caller=console_caller(request), function=function, handler=data["handler"], description=data["description"], timeout=data["timeout"],
@@ -135,9 +150,11 @@ def configuration(request: HtmxHttpRequest, name: str) -> HttpResponse:
                 form.add_error(field if field in form.fields else None, problems)
         else:
             saved = True
+            deploy_suite = suites.deploy_run(caller=console_caller(request), function=function, since=since)
             if not request.htmx:
-                messages.success(request, "Configuration saved.")
+                started = f" Test suite run #{deploy_suite.pk} started." if deploy_suite else ""
+                messages.success(request, f"Configuration saved.{started}")
                 return redirect("console:configuration", name=name)
-    context = {"function": function, "tab": "configuration", "form": form, "saved": saved,
+    context = {"function": function, "tab": "configuration", "form": form, "saved": saved, "deploy_suite": deploy_suite,
                **function_settings.settings_context(request, function)}  # fmt: skip
     return render_page(request, "console/function_configuration.html", context, partial="general")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from django.http import HttpResponse
@@ -11,6 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from console import selectors
+from console.diffs import side_by_side
 from console.access import get_visible_function, get_visible_invocation, console_caller
 from console.forms import CompareForm, HistoryForm, ReplayForm, SaveAsEventForm
 from console.placeholders import pretty
@@ -110,30 +110,18 @@ def save_as_event(request: HtmxHttpRequest, request_id: str) -> HttpResponse:
     form = SaveAsEventForm(request.POST)
     if invocation.function is None or not form.is_valid():
         return render_page(request, "console/invocation.html", _detail_context(request, invocation, save_form=form), status=400)
+    caller = console_caller(request)
     try:
-        event = event_service.create_event(function=invocation.function, caller=console_caller(request), name=form.cleaned_data["name"],
-                                           scope=form.cleaned_data["scope"], body=pretty(invocation.payload))
+        expect = None
+        if form.cleaned_data["expect_response"]:
+            expect = event_service.response_expectation(caller=caller, function=invocation.function, request_id=invocation.request_id)
+        event = event_service.create_event(function=invocation.function, caller=caller, name=form.cleaned_data["name"],
+                                           scope=form.cleaned_data["scope"], body=pretty(invocation.payload), expect=expect)
     except event_service.EventError as error:
-        form.add_error(error.field if error.field in form.fields else None, error.message)
+        field = "expect_response" if error.field == "expect" else error.field
+        form.add_error(field if field in form.fields else None, error.message)
         return render_page(request, "console/invocation.html", _detail_context(request, invocation, save_form=form), status=400)
     return redirect(f"{reverse('console:test', args=[invocation.function.name])}?event={event.pk}")
-
-
-def _diff(left: str, right: str) -> list[tuple[str, str, str]]:
-    """Side-by-side lines: (left, right, kind) with kind "same", "changed", "left-only" or "right-only"."""
-    a, b = left.splitlines(), right.splitlines()
-    rows: list[tuple[str, str, str]] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if tag == "equal":
-            rows.extend((x, y, "same") for x, y in zip(a[i1:i2], b[j1:j2]))
-            continue
-        span = max(i2 - i1, j2 - j1)
-        for k in range(span):
-            x = a[i1 + k] if i1 + k < i2 else ""
-            y = b[j1 + k] if j1 + k < j2 else ""
-            kind = "changed" if i1 + k < i2 and j1 + k < j2 else ("left-only" if i1 + k < i2 else "right-only")
-            rows.append((x, y, kind))
-    return rows
 
 
 @login_required
@@ -154,9 +142,9 @@ def compare(request: HtmxHttpRequest) -> HttpResponse:
         )
     ]  # fmt: skip
     sections = [
-        ("Payload", _diff(pretty(a.payload), pretty(b.payload))),
-        ("Response", _diff(pretty(a.response), pretty(b.response))),
-        ("Logs", _diff(a.logs, b.logs)),
+        ("Payload", side_by_side(pretty(a.payload), pretty(b.payload))),
+        ("Response", side_by_side(pretty(a.response), pretty(b.response))),
+        ("Logs", side_by_side(a.logs, b.logs)),
     ]
     context = {"form": form, "a": a, "b": b, "metrics": metrics, "sections": sections, "tab": "history"}
     return render_page(request, "console/compare.html", context)

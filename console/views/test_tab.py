@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import HttpResponse, JsonResponse
@@ -10,8 +11,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from console import event_templates, placeholders
-from console.access import get_visible_function, console_caller
+from console import event_templates, expect_form, placeholders
+from console.access import allowed, console_caller, get_visible_function
 from console.forms import TestForm
 from console.models import TestEvent, TestRun
 from console.selectors import qualifiers
@@ -27,9 +28,11 @@ TEMPLATE = "console/function_test.html"
 def editor_context(
     request: HtmxHttpRequest, function: Function, *, event: TestEvent | None = None, body: str | None = None,
     template_key: str = "", form_errors: dict[str, Any] | None = None, name: str = "", scope: str = "",
+    expect: expect_form.ExpectFields | None = None, note: str = "",
 ) -> dict[str, Any]:  # fmt: skip
     if body is None:
         body = event.body if event else event_templates.BY_KEY.get(template_key, event_templates.DEFAULT).body
+    caller = console_caller(request)
     return {
         "function": function,
         "tab": "test",
@@ -40,9 +43,13 @@ def editor_context(
         "template_key": template_key,
         "templates": event_templates.TEMPLATES,
         "placeholders_found": placeholders.found(body),
-        "events": list(event_service.visible_events(function=function, caller=console_caller(request)).select_related("owner")),
+        "events": list(event_service.visible_events(function=function, caller=caller).select_related("owner")),
         "qualifiers": qualifiers(function),
         "errors": form_errors or {},
+        "expect": expect or expect_form.from_expect(event.expect if event else None),
+        "expect_json": json.dumps(event.expect, indent=2, ensure_ascii=False) if event and event.expect is not None else "",
+        "note": note,
+        "may_run": allowed(caller, "lambda:InvokeFunction", function),
     }
 
 
@@ -78,7 +85,9 @@ def run_test(request: HtmxHttpRequest, name: str) -> HttpResponse:
     )  # fmt: skip
     if not request.htmx:
         return redirect(reverse("console:test_run", args=[function.name, started.run.pk]))
-    return render_page(request, TEMPLATE, {"function": function, **result_context(started.run)}, partial="result")
+    event_id = request.POST.get("event_id", "")
+    context = {"function": function, **result_context(started.run), "event_id": int(event_id) if event_id.isdigit() else None}
+    return render_page(request, TEMPLATE, context, partial="result")
 
 
 @login_required
@@ -87,7 +96,9 @@ def test_run(request: HtmxHttpRequest, name: str, run_id: int) -> HttpResponse:
     """The result panel (polled every 500 ms by htmx until final), or the run's own page without JS."""
     function = get_visible_function(request, name)
     run = runs.get_run(function=function, run_id=run_id)
-    context = {"function": function, "tab": "test", **result_context(run)}
+    event_id = request.GET.get("event", "")
+    # The event the editor held when Test was pressed: the panel offers to approve this response for it.
+    context = {"function": function, "tab": "test", **result_context(run), "event_id": int(event_id) if event_id.isdigit() else None}
     if not request.htmx:
         return render_page(request, "console/test_run.html", context)
     response = render_page(request, TEMPLATE, context, partial="result")

@@ -106,6 +106,58 @@
     }
   });
 
+  // Expectations: JSONPath rows are added from a <template> and removed in place; focus goes to
+  // the new row, or after a removal to the next row (else to "Add assertion"), never nowhere.
+  function numberPathRows(container) {
+    container.querySelectorAll(".path-row").forEach(function (row, i) {
+      var n = " " + (i + 1);
+      row.querySelector("[name=expect_path]").setAttribute("aria-label", "JSONPath" + n);
+      row.querySelector("[name=expect_path_test]").setAttribute("aria-label", "Test" + n);
+      row.querySelector("[name=expect_path_value]").setAttribute("aria-label", "Value" + n);
+      row.querySelector("[data-remove-path]").setAttribute("aria-label", "Remove assertion" + n);
+    });
+  }
+
+  function expectationsClick(event) {
+    var add = event.target.closest("[data-add-path]");
+    if (add) {
+      var rows = document.getElementById("path-rows");
+      var template = document.getElementById("path-row-template");
+      rows.appendChild(template.content.cloneNode(true));
+      numberPathRows(rows);
+      rows.lastElementChild.querySelector("input").focus();
+      return true;
+    }
+    var remove = event.target.closest("[data-remove-path]");
+    if (remove) {
+      var row = remove.closest(".path-row");
+      var container = row.parentNode;
+      var next = row.nextElementSibling || row.previousElementSibling;
+      row.remove();
+      numberPathRows(container);
+      (next ? next.querySelector("input") : document.getElementById("add-path")).focus();
+      return true;
+    }
+    return false;
+  }
+
+  // "Check the result" unticked: the fields are disabled (greyed, skipped by Tab, not sent).
+  function syncExpectOn(root) {
+    var box = (root || document).querySelector("#expect-on");
+    var fields = document.getElementById("expect-fields");
+    if (box && fields) fields.disabled = !box.checked;
+  }
+
+  document.addEventListener("click", function (event) { expectationsClick(event); });
+  // "Expect this response" applies to one Save: once saved, a later Save keeps what was edited.
+  document.addEventListener("eventsChanged", function () {
+    var box = document.getElementById("expect-this-response");
+    if (box) box.checked = false;
+  });
+  document.addEventListener("change", function (event) { if (event.target.id === "expect-on") syncExpectOn(); });
+  document.addEventListener("htmx:load", function (event) { syncExpectOn(event.detail.elt); });
+  document.addEventListener("DOMContentLoaded", function () { syncExpectOn(document); });
+
   document.addEventListener("submit", function (event) {
     if (event.target.id !== "compare-form") return;
     var picked = Array.prototype.map.call(event.target.querySelectorAll("input[name=pick]:checked"), function (i) { return i.value; });

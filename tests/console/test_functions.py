@@ -36,8 +36,8 @@ def test_functions_list_query_count_does_not_grow_with_functions(
         Invocation.objects.create(request_id=f"r{i}", function=fn, function_name=fn.name)
     client.force_login(owner)
     client.get("/")  # the first page of a session stores the current team in it
-    # session, user; the switcher's teams, the role there; versions (+ teams), counts
-    with django_assert_num_queries(6):
+    # session, user; the switcher's teams, the role there; versions (+ teams), counts, last suite statuses
+    with django_assert_num_queries(7):
         response = client.get("/")
     assert response.content.decode().count("python3.11") == 30
 
