@@ -12,6 +12,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from invocations import json_input
 from invocations.access import Caller
 from invocations.api import sigv4
 from invocations.api.errors import error_response
@@ -85,7 +86,7 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
     if not request.body:
         return {}
     try:
-        data = json.loads(request.body)
+        data = json_input.loads(request.body)
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidRequestContentException(f"Could not parse request body into json: {error}") from None
     if not isinstance(data, dict):
