@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -16,7 +17,13 @@ from invocations import json_input
 from invocations.access import Caller
 from invocations.api import sigv4
 from invocations.api.errors import error_response
-from invocations.errors import AwsError, InvalidRequestContentException, ServiceException, UnknownOperationException
+from invocations.errors import (
+    AwsError,
+    InvalidParameterValueException,
+    InvalidRequestContentException,
+    ServiceException,
+    UnknownOperationException,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,16 +42,36 @@ def aws_operation(view: View) -> View:
             response = view(request, **kwargs)
         except AwsError as error:
             response = error_response(error, request_id)
-        except Exception:
-            logger.exception("unhandled error in %s", view.__name__)
-            response = error_response(
-                ServiceException("An internal error occurred. The request was not processed."), request_id
-            )
+        except SuspiciousOperation as error:
+            # Django's word for a malformed request (more query fields than
+            # DATA_UPLOAD_MAX_NUMBER_FIELDS, a Host not allowed): a 400 in Django, and here.
+            response = error_response(InvalidParameterValueException(f"The request is malformed: {error}"), request_id)
+        except Exception as error:
+            response = error_response(unexpected(error, view.__name__), request_id)
         if "x-amzn-RequestId" not in response:
             response["x-amzn-RequestId"] = request_id
         return response
 
     return wrapper
+
+
+def unexpected(error: Exception, operation: str) -> AwsError:
+    """The answer to an exception no service turned into an AwsError: a 500 ``ServiceException``,
+    but for a JSON document nested too deep that reached ``json.loads`` without ``json_input``
+    (what ``json_body`` and every input parser use): that is bad input, never our fault, so it is
+    the same 400 ``json_body`` gives — logged, so the unguarded parse gets fixed."""
+    if isinstance(error, RecursionError) and _raised_by_json_decoder(error):
+        logger.warning("%s parsed a too-deep JSON document without json_input.loads", operation)
+        return InvalidRequestContentException(f"Could not parse request body into json: {json_input.NestingTooDeep()}")
+    logger.exception("unhandled error in %s", operation)
+    return ServiceException("An internal error occurred. The request was not processed.")
+
+
+def _raised_by_json_decoder(error: BaseException) -> bool:
+    traceback = error.__traceback__
+    while traceback is not None and traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    return traceback is not None and traceback.tb_frame.f_code.co_filename == json.decoder.__file__
 
 
 def client_kind(request: HttpRequest) -> str:
