@@ -33,3 +33,22 @@ def loads(document: str | bytes | bytearray) -> Any:
     except RecursionError:
         raise NestingTooDeep() from None
 
+
+def has_nul(value: Any) -> bool:
+    """Whether a parsed document holds a NUL character in any key or string (``\\u0000`` in its text).
+
+    PostgreSQL's text and jsonb cannot store one, and a query that carries one fails there. Walked
+    without recursion: the document may be nested as deep as ``loads`` allows.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
