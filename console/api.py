@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse
 
 from console.models import TestEvent
 from console.services import events as services
+from invocations import json_input
 from invocations.access import Caller, find_function
 from invocations.api.base import aws_operation, caller, json_body, json_response
 from invocations.errors import InvalidParameterValueException, ResourceNotFoundException
@@ -30,7 +31,7 @@ from invocations.selectors import parse_control_function_name
 
 def _event_json(event: TestEvent) -> dict[str, Any]:
     try:
-        body = json.loads(event.body)
+        body = json_input.loads(event.body)
     except ValueError:
         body = event.body  # kept as written (the console accepts placeholders)
     return {"Name": event.name, "Scope": event.scope, "Body": body, "Owner": getattr(event.owner, "username", None)}
@@ -40,6 +41,15 @@ def _visible(request: HttpRequest, function_name: str) -> tuple[Function, Caller
     who = caller(request)
     function = find_function(who, parse_control_function_name(function_name), "lambda:GetTestEvent", qualified=False)
     return function, who, services.visible_events(caller=who, function=function).select_related("owner", "function")
+
+
+def _indented(body: Any) -> str:
+    """A body given as JSON, saved indented as the console shows it. Encoding recurses as parsing
+    does, so a body nested about as deep as the request parser takes may fail to re-encode here."""
+    try:
+        return json.dumps(body, indent=2)
+    except RecursionError:
+        raise InvalidParameterValueException("Body is nested too deep to save as a test event.") from None
 
 
 @aws_operation
@@ -73,7 +83,7 @@ def create_events(request: HttpRequest, function_name: str) -> HttpResponse:
                 if not isinstance(item, dict) or not isinstance(item.get("Name"), str) or "Body" not in item:
                     raise InvalidParameterValueException("Each event needs a Name and a Body.")
                 scope = item.get("Scope") or "private"
-                text = item["Body"] if isinstance(item["Body"], str) else json.dumps(item["Body"], indent=2)
+                text = item["Body"] if isinstance(item["Body"], str) else _indented(item["Body"])
                 existing = events.filter(name=item["Name"], scope=scope)
                 existing = existing.filter(owner_id=who.user_id) if scope == "private" else existing
                 current = existing.first()
