@@ -36,6 +36,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from console.models import SuiteResult, SuiteRun, TestEvent
 from console.services import events as services
 from console.services import suites
+from invocations import json_input
 from invocations.access import Caller, find_function
 from invocations.api.base import aws_operation, caller, empty_response, json_body, json_response
 from invocations.errors import InvalidParameterValueException, ResourceNotFoundException
@@ -69,7 +70,7 @@ def _function(request: HttpRequest, function_name: str, action: str) -> tuple[Fu
 
 def _event_json(event: TestEvent) -> dict[str, Any]:
     try:
-        body = json.loads(event.body)
+        body = json_input.loads(event.body)
     except ValueError:
         body = event.body  # kept as written (the console accepts placeholders)
     return {"Name": event.name, "Scope": event.scope, "Body": body, "Expect": event.expect,
@@ -77,7 +78,7 @@ def _event_json(event: TestEvent) -> dict[str, Any]:
 
 
 def _body_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, indent=2)
+    return value if isinstance(value, str) else _indented(value)
 
 
 def _visible(request: HttpRequest, function_name: str) -> tuple[Function, Caller, QuerySet[TestEvent]]:
@@ -99,6 +100,15 @@ def _one(events: QuerySet[TestEvent], name: str, scope: str | None) -> TestEvent
     if not found:
         raise ResourceNotFoundException(f"Test event not found: {name}")
     return found[0]
+
+
+def _indented(body: Any) -> str:
+    """A body given as JSON, saved indented as the console shows it. Encoding recurses as parsing
+    does, so a body nested about as deep as the request parser takes may fail to re-encode here."""
+    try:
+        return json.dumps(body, indent=2)
+    except RecursionError:
+        raise InvalidParameterValueException("Body is nested too deep to save as a test event.") from None
 
 
 @aws_operation

@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from invocations import json_input
+
 PATTERN = re.compile(r"\{\{\s*(uuid|now|epoch_ms|random_int)\s*\}\}")
 NAMES = ("uuid", "now", "epoch_ms", "random_int")
 
@@ -58,14 +60,19 @@ def check_json(text: str) -> None:
     """
     probe = PATTERN.sub(lambda m: "1" + " " * (len(m.group(0)) - 1), text)
     try:
-        json.loads(probe)
+        json_input.loads(probe)
     except json.JSONDecodeError as error:
         raise JsonProblem(error.msg, error.lineno, error.colno) from None
+    except json_input.NestingTooDeep as error:
+        raise JsonProblem(str(error), 1, 1) from None
 
 
 def pretty(text: str) -> str:
-    """Indented JSON when `text` parses; otherwise `text` unchanged (a response may be anything)."""
+    """Indented JSON when `text` parses; otherwise `text` unchanged (a response may be anything).
+
+    Encoding recurses as parsing does: a document nested about as deep as the parser takes (a payload
+    Invoke accepted, a response a function sent) may fail to re-encode from a deeper stack."""
     try:
-        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except (ValueError, TypeError):
+        return json.dumps(json_input.loads(text), indent=2, ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):
         return text

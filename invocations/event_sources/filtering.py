@@ -24,11 +24,12 @@ record) while a string rule (e.g. ``{"body": [{"prefix": "ab"}]}``) matches it.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+from invocations import json_input
 
 MAX_FILTERS: Final = 10  # AWS: 5 by default, quota up to 10
 MAX_PATTERN_LENGTH: Final = 4096
@@ -75,7 +76,7 @@ def parse_pattern(text: str) -> dict[str, Any]:
     if len(text) > MAX_PATTERN_LENGTH:
         raise FilterError(INVALID_PATTERN)
     try:
-        pattern = json.loads(text)
+        pattern = json_input.loads(text)
     except ValueError:
         raise FilterError(INVALID_PATTERN) from None
     if not isinstance(pattern, dict) or not pattern:
@@ -280,7 +281,7 @@ def filter_view(record: dict[str, Any], data_key: str) -> dict[str, Any]:
     if not isinstance(text, str):
         return record
     try:
-        parsed = json.loads(text)
+        parsed = json_input.loads(text)
     except ValueError:
         return record
     if not isinstance(parsed, dict):

@@ -27,7 +27,6 @@ import fnmatch
 import hashlib
 import hmac
 import http.client
-import json
 import os
 import re
 import threading
@@ -42,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.conf import settings
 from django.utils import timezone
 
-from invocations import destinations
+from invocations import destinations, json_input
 from invocations.models import Trigger
 
 SIGNATURE_HEADER: Final = "X-Workbench-Signature"
@@ -83,7 +82,7 @@ def verify_webhook(*, secret: str | None, body: bytes, header: str | None) -> No
 def webhook_event(body: bytes) -> bytes:
     """The body as the event: it must be JSON (a Lambda event is)."""
     try:
-        json.loads(body.decode("utf-8") if body else "")
+        json_input.loads(body.decode("utf-8") if body else "")
     except (UnicodeDecodeError, ValueError) as error:
         raise PushRefused(400, f"The body must be a JSON document: {error}") from None
     return body
@@ -234,7 +233,7 @@ def verify_sns(message: dict[str, Any]) -> None:
 
 def parse_sns(body: bytes, header_type: str | None) -> dict[str, Any]:
     try:
-        message = json.loads(body)
+        message = json_input.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise PushRefused(400, "The body is not an SNS message (JSON).") from None
     if not isinstance(message, dict) or message.get("Type") not in MESSAGE_TYPES:

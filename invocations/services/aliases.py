@@ -72,7 +72,7 @@ def _weights(routing_config: Any, errors: list[tuple[str, str, str]]) -> dict[st
             raise InvalidRequestContentException(
                 "Could not parse request body into json: AdditionalVersionWeights values must be numbers"
             )
-        if not 0.0 <= float(weight) <= 1.0:
+        if not 0 <= weight <= 1:  # as given: float(10**400) overflows, and NaN is in no range
             constraint = (
                 "Member must have value greater than or equal to 0.0"
                 if weight < 0
@@ -81,7 +81,8 @@ def _weights(routing_config: Any, errors: list[tuple[str, str, str]]) -> dict[st
             errors.append(
                 (str(weight), "routingConfig.additionalVersionWeights", f"Map value must satisfy constraint: [{constraint}]")
             )
-    return {str(version): float(weight) for version, weight in weights.items()}
+    # Out-of-range weights are reported by the caller (ValidationException): convert only good ones.
+    return {} if errors else {str(version): float(weight) for version, weight in weights.items()}
 
 
 def _check_routing(function: Function, primary: str, weights: dict[str, float]) -> None:

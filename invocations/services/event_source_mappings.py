@@ -119,7 +119,10 @@ def _unsupported(member: str) -> InvalidParameterValueException:
 def _timestamp(value: Any) -> datetime:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidParameterValueException("StartingPositionTimestamp must be a timestamp.")
-    return datetime.fromtimestamp(float(value), tz=dt_timezone.utc)
+    try:
+        return datetime.fromtimestamp(float(value), tz=dt_timezone.utc)
+    except (OverflowError, ValueError, OSError):  # past year 9999, NaN, beyond the platform's time_t
+        raise InvalidParameterValueException(f"StartingPositionTimestamp {value} is not a time.") from None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from invocations import activity, policy
+from invocations import activity, json_input, policy
 from invocations.access import Caller, account_caller, check_function, service_caller
 from invocations.access_keys import decrypt_secret, encrypt_secret
 from invocations.arns import arn_of
@@ -127,7 +127,7 @@ def _check_payload(payload: str) -> str:
     if not payload.strip():
         return ""
     try:
-        json.loads(payload)
+        json_input.loads(payload)
     except ValueError as error:
         raise InvalidParameterValueException(f"Payload must be JSON: {error}") from None
     return payload

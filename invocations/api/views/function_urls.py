@@ -8,9 +8,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from invocations.api.base import aws_operation, caller, empty_response, json_body, json_response
-from invocations.errors import ValidationException
 from invocations.api.views.functions import max_items
-from invocations.arns import validation_message
 from invocations.services import function_urls as service
 
 MAX_URL_PAGE = 50  # ListFunctionUrlConfigs MaxItems is 1–50
@@ -64,14 +62,9 @@ def delete_function_url_config(request: HttpRequest, function_name: str) -> Http
 
 @aws_operation
 def list_function_url_configs(request: HttpRequest, function_name: str) -> HttpResponse:
-    raw = request.GET.get("MaxItems", "")
-    if raw.isdigit() and int(raw) > MAX_URL_PAGE:
-        raise ValidationException(validation_message(
-            [(raw, "maxItems", f"Member must have value less than or equal to {MAX_URL_PAGE}")]
-        ))
     page = service.list_function_url_configs(
-        caller=caller(request),
-        function_name=function_name, marker=request.GET.get("Marker"), max_items=max_items(request, limit=MAX_URL_PAGE)
+        caller=caller(request), function_name=function_name, marker=request.GET.get("Marker"),
+        max_items=max_items(request, limit=MAX_URL_PAGE, maximum=MAX_URL_PAGE),
     )
     data: dict[str, object] = {
         "FunctionUrlConfigs": [service.render(c, request_host=_host(request)) for c in page.items]

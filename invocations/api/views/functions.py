@@ -26,18 +26,20 @@ CODE_URL_SECONDS = 600
 MAX_PAGE = 50
 
 
-def max_items(request: HttpRequest, *, limit: int = MAX_PAGE) -> int:
-    """`MaxItems` (1–10000 in the model; botocore checks only the minimum); pages hold at most `limit`."""
+def max_items(request: HttpRequest, *, limit: int = MAX_PAGE, maximum: int = 10000) -> int:
+    """`MaxItems` (1–`maximum` in the model, 10000 for most operations; botocore checks only the
+    minimum); pages hold at most `limit`."""
     raw = request.GET.get("MaxItems")
     if raw is None or raw == "":
         return limit
     try:
         value = int(raw)
     except ValueError:
-        value = -1
-    if not 1 <= value <= 10000:
+        # int() refuses numbers of more than 4,300 digits: those are just too large.
+        value = maximum + 1 if raw.isascii() and raw.isdigit() else -1
+    if not 1 <= value <= maximum:
         constraint = (
-            "Member must have value less than or equal to 10000" if value > 10000
+            f"Member must have value less than or equal to {maximum}" if value > maximum
             else "Member must have value greater than or equal to 1"
         )
         raise ValidationException(validation_message([(raw, "maxItems", constraint)]))

@@ -44,6 +44,7 @@ from invocations.selectors import deleted_function_records, invocation_for, pars
 from invocations.services import invoke as invoke_service
 
 MAX_LIMIT = 200
+MAX_ID = 2**63 - 1  # row ids are 64-bit: a larger Marker or cursor id names no row
 
 
 class HistoryQuery(forms.Form):
@@ -51,8 +52,23 @@ class HistoryQuery(forms.Form):
     source = forms.ChoiceField(choices=[("", "")] + list(Invocation.Source.choices), required=False)
     qualifier = forms.CharField(max_length=128, required=False)
     limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False)
-    Marker = forms.IntegerField(min_value=1, required=False)
+    Marker = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
     since = forms.RegexField(regex=r"^\d+\.\d{6}:\d+$|^0$", required=False)
+
+    def clean_since(self) -> str | tuple[datetime, int]:
+        """"" (none), "0" (from the start) or the cursor's (finished_at, id): a cursor is one this
+        API gave out, so one whose time or id is out of range is a 400, not an overflow."""
+        since: str = self.cleaned_data["since"]
+        if since in ("", "0"):
+            return since
+        stamp, _, pk = since.partition(":")
+        try:
+            when = datetime.fromtimestamp(float(stamp), tz=dt_timezone.utc)
+        except (OverflowError, ValueError, OSError):
+            raise forms.ValidationError(f"{stamp} is not a time this API gives out in a Cursor.") from None
+        if len(pk) > len(str(MAX_ID)) or int(pk) > MAX_ID:  # int() refuses more than 4,300 digits
+            raise forms.ValidationError(f"{pk[:30]} is not an invocation id.")
+        return when, int(pk)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -139,12 +155,11 @@ def list_invocations(request: HttpRequest, function_name: str) -> HttpResponse:
         # Finished after the cursor, oldest first: a follower sees each record once it has ended.
         rows = rows.exclude(finished_at=None)
         if query["since"] != "0":
-            stamp, _, pk = query["since"].partition(":")
-            when = datetime.fromtimestamp(float(stamp), tz=dt_timezone.utc)
-            rows = rows.filter(Q(finished_at__gt=when) | Q(finished_at=when, pk__gt=int(pk)))
+            when, pk = query["since"]
+            rows = rows.filter(Q(finished_at__gt=when) | Q(finished_at=when, pk__gt=pk))
         page = list(rows.order_by("finished_at", "pk")[:limit])
         return json_response({"Invocations": [detail(i) for i in page],
-                              "Cursor": _cursor(page[-1]) if page else query["since"]})
+                              "Cursor": _cursor(page[-1]) if page else request.GET["since"]})
     if query["Marker"]:
         rows = rows.filter(pk__lt=query["Marker"])
     page = list(rows.order_by("-pk")[: limit + 1])
@@ -198,7 +213,7 @@ def replay(request: HttpRequest, request_id: str) -> HttpResponse:
 
 class ActivityQuery(forms.Form):
     limit = forms.IntegerField(min_value=1, max_value=MAX_LIMIT, required=False)
-    Marker = forms.IntegerField(min_value=1, required=False)
+    Marker = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False)
 
 
 def _activity_page(request: HttpRequest, rows: Any) -> HttpResponse:
