@@ -605,6 +605,29 @@ HISTORY_QUERY = {
     "since": CURSORS,
 }
 PAGE_QUERY = {"limit": NUMBERS, "Marker": NUMBERS}
+EXPECT = either(
+    st.fixed_dictionaries({}, optional={
+        "Outcome": st.sampled_from(["Succeeded", "Failed"]),
+        "Response": st.sampled_from([{"Contains": {"statusCode": 200}}, {"Equals": "ok"}]),
+        "JsonPath": st.just([{"Path": "$.body", "Matches": "ok"}]),
+        "Logs": st.just({"Contains": ["x"], "NotContains": ["Traceback"]}),
+        "MaxDurationMs": st.integers(1, 10**6), "MaxMemoryMb": st.integers(1, 10240),
+    }),
+    st.one_of(BAD_VALUES, DEEP, st.fixed_dictionaries({
+        "JsonPath": st.one_of(st.just([{"Path": "$[", "Matches": "("}]), BAD_VALUES),
+        "MaxDurationMs": st.one_of(st.sampled_from([10**400, -1, "1"]), BAD_VALUES),
+    })),
+)  # fmt: skip
+EVENT_PUT_BODY = body_of({
+    "Body": either(JSON_VALUES, st.one_of(DEEP, BAD_VALUES)),
+    "Scope": either(st.sampled_from(["private", "shared"])),
+    "Expect": EXPECT,
+})  # fmt: skip
+SUITE_BODY = body_of({
+    "Qualifier": either(st.sampled_from(["$LATEST", "1", "live"])),
+    "Events": either(st.lists(st.sampled_from(["one", "two"]), max_size=2)),
+})  # fmt: skip
+SUITE_IDS = either(st.sampled_from(["1", "2"]), st.sampled_from(["0", "9" * 30, "-1", "x", "1.5", ""]))
 
 WORKBENCH_ROUTES = [
     Route("GET", "/_workbench/api/functions/{function}/invocations", HISTORY_QUERY),
@@ -616,6 +639,15 @@ WORKBENCH_ROUTES = [
     Route("GET", "/_workbench/api/functions/{function}/events"),
     Route("POST", "/_workbench/api/functions/{function}/events", body=EVENTS_BODY),
     Route("GET", "/_workbench/api/functions/{function}/events/{name}"),
+    Route("PUT", "/_workbench/api/functions/{function}/events/{name}", body=EVENT_PUT_BODY),
+    Route("DELETE", "/_workbench/api/functions/{function}/events/{name}", {"Scope": either(st.sampled_from(["private", "shared"]), ANY_TEXT)}),
+    Route("GET", "/_workbench/api/functions/{function}/suites", PAGE_QUERY),
+    Route("POST", "/_workbench/api/functions/{function}/suites", body=SUITE_BODY),
+    Route("GET", "/_workbench/api/functions/{function}/suites/compare", {"a": SUITE_IDS, "b": SUITE_IDS}),
+    Route("GET", "/_workbench/api/functions/{function}/suites/{suite_id}"),
+    Route("GET", "/_workbench/api/functions/{function}/suite-settings"),
+    Route("PUT", "/_workbench/api/functions/{function}/suite-settings",
+          body=body_of({"RunOnDeploy": either(st.booleans())})),
     Route("GET", "/_workbench/api/functions/{function}/triggers"),
     Route("POST", "/_workbench/api/functions/{function}/triggers", body=TRIGGER_BODY),
     Route("GET", "/_workbench/api/functions/{function}/triggers/{name}"),
@@ -630,6 +662,7 @@ WORKBENCH_LABELS = {
     "function": either(st.sampled_from([FN, FN_ARN, f"{FN}:1"]), ODD_LABELS),
     "request_id": either(st.just(REQUEST_ID), ODD_LABELS),
     "name": either(st.sampled_from(["hook", "one", "nightly"]), ODD_LABELS),
+    "suite_id": either(st.sampled_from(["1", "2"]), st.sampled_from(["0", "9" * 30, "00001"])),
 }
 
 
