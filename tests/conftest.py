@@ -30,6 +30,14 @@ CORE_ACCOUNT = "111111111111"
 OTHER_ACCOUNT = "222222222222"
 
 
+def pytest_configure(config: Any) -> None:
+    """Users in this process hash passwords with MD5: PBKDF2's 0.4 s per user was most of many
+    tests' time. Servers the tests start (live, browser, fault tiers) keep the real hashers."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 class _Raw:
     """The file-like `raw` botocore reads a response body from."""
 
