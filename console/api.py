@@ -38,7 +38,7 @@ from console.services import events as services
 from console.services import suites
 from invocations import json_input
 from invocations.access import Caller, find_function
-from invocations.api.base import aws_operation, caller, empty_response, json_body, json_response
+from invocations.api.base import aws_operation, caller, empty_response, json_body, json_response, valid_query
 from invocations.errors import InvalidParameterValueException, ResourceNotFoundException
 from invocations.models import Function
 from invocations.selectors import parse_control_function_name
@@ -193,13 +193,6 @@ class CompareQuery(forms.Form):
     b = forms.IntegerField(min_value=1, required=False)
 
 
-def _query(form: forms.Form) -> dict[str, Any]:
-    if not form.is_valid():
-        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
-        raise InvalidParameterValueException(f"Invalid query: {problems}")
-    return form.cleaned_data
-
-
 def _run_json(run: SuiteRun, function: Function) -> dict[str, Any]:
     return {
         "Id": run.pk,
@@ -269,7 +262,7 @@ def start_suite(request: HttpRequest, function_name: str) -> HttpResponse:
 @aws_operation
 def list_suites(request: HttpRequest, function_name: str) -> HttpResponse:
     function, who = _function(request, function_name, "lambda:GetTestEvent")
-    query = _query(PageQuery(request.GET))
+    query = valid_query(PageQuery(request.GET))
     limit = query["limit"] or 50
     rows = suites.suite_runs(caller=who, function=function)
     if query["Marker"]:
@@ -299,7 +292,7 @@ def compare_suites(request: HttpRequest, function_name: str) -> HttpResponse:
     """Two runs event by event: which changed outcome, and how each response differs (a unified
     diff of the pretty-printed JSON). Without ``a`` and ``b``: the two newest finished runs."""
     function, who = _function(request, function_name, "lambda:GetTestEvent")
-    query = _query(CompareQuery(request.GET))
+    query = valid_query(CompareQuery(request.GET))
     if query["a"] and query["b"]:
         left, right = _run(who, function, query["a"]), _run(who, function, query["b"])
     elif query["a"] or query["b"]:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django import forms
 from django.core.exceptions import SuspiciousOperation
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -123,6 +124,14 @@ def json_response(data: Any, status: int = 200) -> HttpResponse:
 
 def empty_response(status: int) -> HttpResponse:
     return HttpResponse(b"", status=status)
+
+
+def valid_query(form: forms.Form) -> dict[str, Any]:
+    """A bound query form's cleaned data, or AWS's 400 naming every field that is wrong."""
+    if not form.is_valid():
+        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
+        raise InvalidParameterValueException(f"Invalid query: {problems}")
+    return form.cleaned_data
 
 
 def json_body(request: HttpRequest) -> dict[str, Any]:

@@ -35,7 +35,7 @@ from django.http import HttpRequest, HttpResponse
 
 from invocations import activity
 from invocations.access import Caller, find_function
-from invocations.api.base import aws_operation, caller, json_body, json_response
+from invocations.api.base import aws_operation, caller, json_body, json_response, valid_query
 from invocations.arns import FunctionRef, arn_of
 from invocations.errors import InvalidParameterValueException, ResourceNotFoundException
 from invocations.models import Invocation
@@ -121,11 +121,7 @@ def detail(invocation: Invocation) -> dict[str, Any]:
 
 
 def _query(request: HttpRequest) -> dict[str, Any]:
-    form = HistoryQuery(request.GET)
-    if not form.is_valid():
-        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
-        raise InvalidParameterValueException(f"Invalid query: {problems}")
-    return form.cleaned_data
+    return valid_query(HistoryQuery(request.GET))
 
 
 def _records_of(who: Caller, ref: FunctionRef) -> QuerySet[Invocation]:
@@ -217,11 +213,8 @@ class ActivityQuery(forms.Form):
 
 
 def _activity_page(request: HttpRequest, rows: Any) -> HttpResponse:
-    form = ActivityQuery(request.GET)
-    if not form.is_valid():
-        problems = "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())
-        raise InvalidParameterValueException(f"Invalid query: {problems}")
-    limit, marker = form.cleaned_data["limit"] or 50, form.cleaned_data["Marker"]
+    query = valid_query(ActivityQuery(request.GET))
+    limit, marker = query["limit"] or 50, query["Marker"]
     if marker:
         rows = rows.filter(pk__lt=marker)
     page = list(rows[: limit + 1])
