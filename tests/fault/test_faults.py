@@ -17,6 +17,7 @@ again from its row after that long, and the test waits for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -119,9 +120,9 @@ class Faulty:
         return self.stack.http_ready() and self.stack.worker_ready()
 
 
-@pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
-    data_dir = tmp_path_factory.mktemp("fault-data")
+@contextlib.contextmanager
+def faulty_stack(data_dir: Path, *, with_redis: bool) -> Iterator[Faulty]:
+    """A supervised stack with two functions; ``with_redis``: its broker a private redis-server."""
     lines: list[str] = []
     env = {
         "LAMBDA_RUNTIMES_DIR": os.environ.get("LAMBDA_RUNTIMES_DIR", str(ROOT / "var" / "runtimes")),
@@ -130,7 +131,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
         "LAMBDA_ASYNC_RETRY_BASE_DELAY_SECONDS": "1",
     }
     redis_server = None
-    if os.environ.get("CELERY_BROKER_URL", "").startswith("redis://"):
+    if with_redis:
         redis_server = RedisServer(data_dir)
         redis_server.start()
         env["CELERY_BROKER_URL"] = redis_server.url
@@ -157,6 +158,25 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
     finally:
         if redis_server is not None:
             redis_server.kill()
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
+    """The stack of this CI run's broker: a private redis-server when it is Redis, else the embedded one."""
+    with_redis = os.environ.get("CELERY_BROKER_URL", "").startswith("redis://")
+    with faulty_stack(tmp_path_factory.mktemp("fault-data"), with_redis=with_redis) as stack:
+        yield stack
+
+
+@pytest.fixture
+def faulty_with_redis(faulty: Faulty, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
+    """A stack whose broker is a process that can die: this run's own when it uses Redis; on the
+    embedded broker's run (a SQLite file, nothing to restart) a second stack on a private Redis."""
+    if faulty.redis is not None:
+        yield faulty
+        return
+    with faulty_stack(tmp_path_factory.mktemp("fault-redis"), with_redis=True) as stack:
+        yield stack
 
 
 def settle_and_count(faulty: Faulty, answered: Any, fault: str, extra: str = "", **kwargs: Any) -> Count:
@@ -220,10 +240,10 @@ def test_the_web_server_killed_with_sigkill_is_restarted_and_loses_no_answered_r
     assert_nothing_lost(result)
 
 
-def test_a_broker_restart_loses_no_accepted_event(faulty: Faulty) -> None:
-    if faulty.redis is None:
-        pytest.skip("the embedded broker is a SQLite file in DATA_DIR, not a process that can restart")
+def test_a_broker_restart_loses_no_accepted_event(faulty_with_redis: Faulty) -> None:
+    faulty = faulty_with_redis
     redis_server = faulty.redis
+    assert redis_server is not None
     with faulty.load(sync=SYNC, events=EVENTS) as running:
         time.sleep(BEFORE_S)
         # A backlog the worker cannot have taken yet (8 threads, 0.2 s each), then the broker dies

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from scripts.stack import ROOT, Stack, free_port
+from scripts.stack import ROOT, Stack, free_port, ipv6_available
 from tests.live.functions import ECHO_HANDLER, make_zip
 
 REGION = "us-east-1"
@@ -148,3 +148,12 @@ def make_public(client: Any, name: str, qualifier: str | None = None) -> None:
                           Action="lambda:InvokeFunctionUrl", FunctionUrlAuthType="NONE", **extra)
     client.add_permission(FunctionName=name, StatementId="FunctionURLAllowInvokeAction", Principal="*",
                           Action="lambda:InvokeFunction", InvokedViaFunctionUrl=True, **extra)
+
+
+def ipv6_endpoint(live: Live) -> str:
+    """The stack's IPv6 endpoint. Skipped only on a host that has no IPv6 at all (``::1`` cannot be
+    bound: nothing to test there); a host with IPv6 where the stack does not answer on it fails."""
+    if not ipv6_available():
+        pytest.skip("this host has no IPv6 (::1 cannot be bound)")
+    assert live.endpoint_v6 is not None, "the host has IPv6 but the stack does not listen on it"
+    return live.endpoint_v6

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.live.conftest import REGION, ROLE, Live
+from tests.live.conftest import REGION, ROLE, Live, ipv6_endpoint
 from tests.live.functions import ECHO_HANDLER, make_zip
 
 pytestmark = pytest.mark.live
@@ -36,9 +36,7 @@ def aws(live: Live, tmp_path: Path, *args: str, endpoint: str | None = None) -> 
 @pytest.fixture(params=["ipv4", "ipv6"])
 def endpoint(request: pytest.FixtureRequest, live: Live) -> str:
     if request.param == "ipv6":
-        if live.endpoint_v6 is None:
-            pytest.skip("no IPv6 here")
-        return live.endpoint_v6
+        return ipv6_endpoint(live)
     return live.endpoint
 
 

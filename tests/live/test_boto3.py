@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.live.conftest import ROLE, Live
+from tests.live.conftest import ROLE, Live, ipv6_endpoint
 from tests.live.functions import ECHO_HANDLER, ERROR_HANDLER, make_zip
 
 pytestmark = pytest.mark.live
@@ -136,9 +136,7 @@ def test_list_functions_includes_hello(live_lambda: Any, hello_function: str) ->
 
 
 def test_invoke_over_ipv6(live: Live, hello_function: str) -> None:
-    if live.endpoint_v6 is None:
-        pytest.skip("the server is not listening on IPv6 (LISTEN_ADDRESS or no IPv6 on this host)")
-    client = live.client(endpoint=live.endpoint_v6)
+    client = live.client(endpoint=ipv6_endpoint(live))
     r = client.invoke(FunctionName=hello_function, Payload=b'{"via": "ipv6"}')
     assert r["StatusCode"] == 200
     assert json.loads(r["Payload"].read()) == {"via": "ipv6"}

@@ -3,8 +3,6 @@ credentials from a temporary ~/.aws like the AWS CLI's."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import shutil
@@ -16,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live.conftest import Live
+from tests.live.conftest import Live, ipv6_endpoint
 
 pytestmark = pytest.mark.live
 
@@ -92,10 +90,9 @@ def test_invoke_prints_the_response_and_the_log_tail(home: Path, live: Live, dep
 
 
 def test_invoke_from_a_file_over_ipv6_with_env_credentials(home: Path, live: Live, deployed: str) -> None:
-    if live.endpoint_v6 is None:
-        pytest.skip("no IPv6 here")
+    endpoint_v6 = ipv6_endpoint(live)
     (home / "event.json").write_text('{"from": "file"}')
-    result = run(home, live, "invoke", deployed, "--file", "event.json", "--endpoint-url", live.endpoint_v6,
+    result = run(home, live, "invoke", deployed, "--file", "event.json", "--endpoint-url", endpoint_v6,
                  profile=False, AWS_ACCESS_KEY_ID=live.access_key_id, AWS_SECRET_ACCESS_KEY=live.secret_access_key)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["echo"] == {"from": "file"}
@@ -171,11 +168,6 @@ def test_logs_prints_the_latest_and_follows_new_ones(home: Path, live: Live, dep
     assert follower.returncode == 0
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("console.models") is None
-    or not hasattr(importlib.import_module("console.models"), "TestEvent"),
-    reason="console.TestEvent (saved test events) does not exist yet",
-)
 def test_events_import_list_show_export_and_invoke_by_name(home: Path, live: Live, deployed: str) -> None:
     (home / "events.json").write_text(json.dumps({"Events": [{"Name": "greeting", "Body": {"hi": 1}}]}))
     imported = run(home, live, "events", "import", deployed, "events.json")

@@ -18,7 +18,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from tests.live.conftest import REGION, ROLE, Live, make_public
+from tests.live.conftest import REGION, ROLE, Live, make_public, ipv6_endpoint
 from tests.live.functions import make_zip
 
 pytestmark = pytest.mark.live
@@ -68,9 +68,7 @@ def url_id(config: dict[str, Any]) -> str:
 
 
 def endpoints(live: Live) -> list[str]:
-    if live.endpoint_v6 is None:
-        pytest.skip("the stack does not listen on IPv6 here")
-    return [live.endpoint, live.endpoint_v6]
+    return [live.endpoint, ipv6_endpoint(live)]
 
 
 def test_the_function_url_names_the_port_of_the_api(live: Live, public_url: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ import http.client
 import pytest
 
 from scripts.stack import Stack, default_listen_address, free_port, ipv6_available
-from tests.live.conftest import Live
+from tests.live.conftest import Live, ipv6_endpoint
 
 pytestmark = pytest.mark.live
 
@@ -17,8 +17,7 @@ def test_the_server_answers_on_ipv4(live: Live) -> None:
 
 
 def test_the_server_answers_on_ipv6(live: Live) -> None:
-    if live.endpoint_v6 is None:
-        pytest.skip("the server is not listening on IPv6")
+    ipv6_endpoint(live)
     assert live.stack.http_ready("::1")
 
 
