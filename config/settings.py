@@ -217,7 +217,7 @@ LAMBDA_HISTORY_RETENTION_DAYS = envfloat("LAMBDA_HISTORY_RETENTION_DAYS", 0.0)
 # "" turns the journal off (a SIGKILL then loses up to LAMBDA_RECORD_FLUSH_SECONDS of records).
 LAMBDA_RECORD_JOURNAL_DIR = os.environ.get("LAMBDA_RECORD_JOURNAL_DIR", str(DATA_DIR / "journal"))
 # Events of one test-suite run invoked at once, when the function has no reserved concurrency.
-LAMBDA_SUITE_PARALLELISM = int(os.environ.get("LAMBDA_SUITE_PARALLELISM", "4"))
+LAMBDA_SUITE_PARALLELISM = envint("LAMBDA_SUITE_PARALLELISM", 4)
 # Invocation records of synchronous calls are written in batches off the hot path.
 LAMBDA_RECORD_FLUSH_SECONDS = envfloat("LAMBDA_RECORD_FLUSH_SECONDS", 0.05)
 # "auto": batched by a writer thread, but inline when the caller is inside a transaction (tests);

@@ -90,15 +90,11 @@ class Journal:
             for generation, count in list(self._pending.items()):
                 if count > 0:
                     continue
-                fd, path = self._files[generation]
-                if generation == self._generation:
-                    os.ftruncate(fd, 0)
+                if generation != self._generation:
+                    self._forget(generation)
+                elif self._size:
+                    os.ftruncate(self._files[generation][0], 0)
                     self._size = 0
-                else:
-                    with contextlib.suppress(OSError):
-                        path.unlink()
-                    os.close(fd)
-                    del self._files[generation], self._pending[generation]
 
     def close(self) -> None:
         """Remove this process's files that hold nothing uncommitted (at a clean exit); a file that
@@ -106,15 +102,18 @@ class Journal:
         with self._lock:
             if self._pid != os.getpid():
                 return
-            for generation, (fd, path) in list(self._files.items()):
+            for generation in list(self._files):
                 if self._pending.get(generation, 0) == 0:
-                    with contextlib.suppress(OSError):
-                        path.unlink()
-                    os.close(fd)
-                    del self._files[generation]
-                    self._pending.pop(generation, None)
+                    self._forget(generation)
             if self._generation not in self._files:
                 self._fd = None
+
+    def _forget(self, generation: int) -> None:
+        fd, path = self._files.pop(generation)
+        self._pending.pop(generation, None)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        os.close(fd)
 
     def _open(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)

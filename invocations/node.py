@@ -43,7 +43,6 @@ HEARTBEAT_SECONDS: Final = 60.0
 _pool: Pool | None = None
 _pool_pid: int | None = None
 _lock = threading.Lock()
-_shutdown_lock = threading.Lock()
 _heartbeat_stop = threading.Event()
 _heartbeat_thread: threading.Thread | None = None
 _reconcile_thread: threading.Thread | None = None
@@ -119,13 +118,12 @@ DEFAULT_PORTS = {"redis": 6379, "rediss": 6380, "amqp": 5672, "amqps": 5671, "py
 
 def _shutdown_pool(pool: Pool) -> None:
     global _pool
-    # One at a time: the exit hook must not find the pool already marked closed and let the process
-    # end while the shutdown deadline's thread is still tearing its sandboxes down.
-    with _shutdown_lock:
-        try:
-            pool.shutdown()
-        except Exception:
-            logger.exception("shutting down the environment pool failed")
+    # Pool.shutdown makes a second caller (the exit hook after the shutdown deadline's thread) wait
+    # until the first has torn the sandboxes down.
+    try:
+        pool.shutdown()
+    except Exception:
+        logger.exception("shutting down the environment pool failed")
     if _pool is pool:
         _pool = None
 

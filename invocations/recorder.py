@@ -139,15 +139,13 @@ class Recorder:
         with self._lock:
             self._closed = True
             thread = self._thread
-        if thread is None or not thread.is_alive():
-            if self.journal is not None:
-                self.journal.close()
-            return
-        self._queue.put(_STOP)
-        thread.join(timeout)
-        if thread.is_alive():
-            logger.error("invocation recorder did not finish writing within %.0f s; the journal keeps the rest", timeout)
-        elif self.journal is not None:
+        if thread is not None and thread.is_alive():
+            self._queue.put(_STOP)
+            thread.join(timeout)
+            if thread.is_alive():
+                logger.error("invocation recorder did not finish writing within %.0f s; the journal keeps the rest", timeout)
+                return
+        if self.journal is not None:
             self.journal.close()
 
     # --- the writer thread -------------------------------------------------------------------------
@@ -288,6 +286,7 @@ class Recorder:
 
 
 _FIELDS: Final = tuple(field for field in Invocation._meta.concrete_fields if not field.primary_key)
+_FIELDS_BY_NAME: Final = {field.attname: field for field in _FIELDS}
 
 
 def values_of(invocation: Invocation) -> dict[str, Any]:
@@ -296,8 +295,8 @@ def values_of(invocation: Invocation) -> dict[str, Any]:
 
 
 def from_values(values: dict[str, Any]) -> Invocation:
-    known = {field.attname: field for field in _FIELDS}
-    return Invocation(**{name: known[name].to_python(value) for name, value in values.items() if name in known})
+    return Invocation(**{name: _FIELDS_BY_NAME[name].to_python(value) for name, value in values.items()
+                         if name in _FIELDS_BY_NAME})
 
 
 def detach_missing_references(rows: list[Invocation]) -> None:
@@ -315,7 +314,7 @@ def detach_missing_references(rows: list[Invocation]) -> None:
 
 def fit_to_columns(row: Invocation) -> None:
     """Cut every text value to its column's length and clear every reference (last resort)."""
-    for field in Invocation._meta.concrete_fields:
+    for field in _FIELDS:
         value = getattr(row, field.attname)
         if isinstance(field, models.ForeignKey):
             if field.null:
@@ -347,21 +346,24 @@ def get_recorder() -> Recorder:
     return _recorder
 
 
-def _journal() -> journal_files.Journal | None:
+def _journal_location() -> tuple[Path, str] | None:
+    """The journal directory and this database's key, or None when journalling is off."""
     directory = settings.LAMBDA_RECORD_JOURNAL_DIR
-    if not directory:
-        return None
-    return journal_files.Journal(Path(directory), journal_files.database_key(connection.settings_dict))
+    return (Path(directory), journal_files.database_key(connection.settings_dict)) if directory else None
+
+
+def _journal() -> journal_files.Journal | None:
+    location = _journal_location()
+    return journal_files.Journal(*location) if location else None
 
 
 def recover_orphans() -> int:
     """Write the records that processes which died left in their journals; return how many.
     Run by a starting node (``invocations.node.start_node``)."""
-    directory = settings.LAMBDA_RECORD_JOURNAL_DIR
-    if not directory:
+    location = _journal_location()
+    if location is None:
         return 0
-    key = journal_files.database_key(connection.settings_dict)
-    with journal_files.orphans(Path(directory), key) as found:
+    with journal_files.orphans(*location) as found:
         rows = [from_values(values) for _, lines in found for values in lines]
         if not rows:
             return 0

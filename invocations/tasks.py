@@ -52,14 +52,17 @@ def _sweep_loop() -> None:
     while True:
         try:
             async_events.sweep()
-            if time.monotonic() - pruned_at >= HISTORY_PRUNE_SECONDS:
-                pruned_at = time.monotonic()
-                if removed := cleanup.prune_history():
-                    logger.info("removed %d invocation records past the retention", removed)
         except Exception:
             logger.exception("asynchronous event sweep failed")
-        finally:
-            connection.close()
+        now = time.monotonic()
+        if now - pruned_at >= HISTORY_PRUNE_SECONDS:
+            pruned_at = now
+            try:
+                if removed := cleanup.prune_history():
+                    logger.info("removed %d invocation records past the retention", removed)
+            except Exception:
+                logger.exception("removing invocation records past the retention failed")
+        connection.close()
         if _sweep_stop.wait(settings.LAMBDA_ASYNC_SWEEP_SECONDS):
             return
 

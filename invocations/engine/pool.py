@@ -92,6 +92,7 @@ class _FunctionState:
 class Pool:
     def __init__(self, config: PoolConfig | None = None) -> None:
         self.config = config or PoolConfig()
+        self._shutdown_lock = threading.Lock()
         os.makedirs(self.config.work_dir, mode=0o700, exist_ok=True)
         self._runtimes = discover_runtimes(self.config.runtimes_dir)
         self._limits = Limits(self.config.use_cgroups)
@@ -166,13 +167,15 @@ class Pool:
         return self._call(self._stats())
 
     def shutdown(self) -> None:
-        if self._closed:
-            return
-        self._call(self._shutdown())
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
-        if self._sandbox is not None:
-            self._sandbox.close()
+        """End everything; idempotent, and a second caller waits until the first is done."""
+        with self._shutdown_lock:
+            if self._closed:
+                return
+            self._call(self._shutdown())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            if self._sandbox is not None:
+                self._sandbox.close()
         if not self._thread.is_alive():
             self._loop.close()
         self._limits.close()

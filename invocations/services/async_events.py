@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,13 +74,9 @@ def worker_alive(name: str, *, now: datetime | None = None) -> bool:
     if not host or not pid_text.isdigit():
         return False
     if host == socket.gethostname():
-        try:
-            os.kill(int(pid_text), 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        from invocations.engine.sandbox.host import pid_alive
+
+        return pid_alive(int(pid_text))
     from invocations.models import WorkerHeartbeat
 
     cutoff = (now or timezone.now()) - timedelta(seconds=settings.LAMBDA_ASYNC_WORKER_LOST_SECONDS)

@@ -156,7 +156,7 @@ def remove_leftovers(work_dir: str) -> list[str]:
         return removed
     for name in names:
         match = _OWNED_BY_PID.match(name)
-        if match is None or _alive(int(match.group(1))):
+        if match is None or pid_alive(int(match.group(1))):
             continue
         path = os.path.join(work_dir, name)
         try:
@@ -175,13 +175,14 @@ def remove_leftovers(work_dir: str) -> list[str]:
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """A process of this host with that pid exists (another user's too)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
     return True
 
 
