@@ -16,7 +16,7 @@ from django.http import Http404, HttpRequest
 from invocations import policy
 from invocations.access import Caller, check_function, user_caller
 from invocations.errors import AccessDeniedException, ResourceNotFoundException
-from invocations.models import Function, Invocation, Membership, Team
+from invocations.models import Function, Invocation, Team
 from invocations.selectors import invocation_for
 
 SESSION_TEAM = "team_id"
@@ -70,8 +70,6 @@ def console_caller(request: HttpRequest) -> Caller:
     return caller
 
 
-def role_of(request: HttpRequest) -> str | None:
-    return console_caller(request).principal.role
 
 
 def visible_functions(caller: Caller) -> QuerySet[Function]:
@@ -102,6 +100,3 @@ def get_visible_invocation(request: HttpRequest, request_id: str) -> Invocation:
     except ResourceNotFoundException:
         raise Http404("No such invocation") from None
 
-
-def members(team: Team) -> QuerySet[Membership]:
-    return Membership.objects.filter(team=team).select_related("user").order_by("user__username")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from console.expectations import PATH_TESTS
+from invocations import json_input
 
 POST_PREFIX = "expect_"
 _ROW = re.compile(r"^JsonPath\[(\d+)\]")
@@ -120,13 +121,15 @@ class ExpectFields:
             self.errors.setdefault("response", []).append("Enter the expected response as JSON.")
             return None
         try:
-            return {self.response_mode: json.loads(text)}
+            return {self.response_mode: json_input.loads(text)}
         except json.JSONDecodeError as error:
             self.errors.setdefault("response", []).append(
                 f"The expected response is not JSON: {error.msg} at line {error.lineno}, column {error.colno}"
                 ' (write text in double quotes: "ok").'
             )  # fmt: skip
-            return None
+        except json_input.NestingTooDeep as error:
+            self.errors.setdefault("response", []).append(f"The expected response is not usable: {error}.")
+        return None
 
     def _assertion(self, row: PathRow) -> dict[str, Any]:
         path, text = row.path.strip(), row.value.strip()
@@ -139,8 +142,8 @@ class ExpectFields:
                 row.errors.append("Exists takes true or false (empty: true).")
             return {"Path": path, "Exists": text.lower() != "false"}
         try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
+            value = json_input.loads(text)
+        except ValueError:  # not JSON, or nested too deep
             if row.test == "Equals" or not text:
                 row.errors.append('The value must be JSON: 200, true, {"a": 1}, or text in double quotes: "ok".')
             value = row.value  # Contains: plain text is a substring

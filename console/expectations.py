@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -316,8 +316,3 @@ def approved(expect: Mapping[str, Any] | None, response: str) -> dict[str, Any]:
     ``response`` (its JSON, or its text when it is not JSON): a snapshot of one good result."""
     kept = {key: value for key, value in (expect or {}).items() if key not in ("Outcome", "ErrorType", "Response")}
     return {"Outcome": "Succeeded", "Response": {"Equals": response_value(response)}, **kept}
-
-
-def summary(failures: Iterable[Failure]) -> str:
-    """One line per failure, for tables and JUnit messages."""
-    return "\n".join(f"{f.where}: {f.message}" for f in failures)

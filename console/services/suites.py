@@ -36,7 +36,8 @@ from console.services.events import UNSET, EventError, create_event, update_even
 from invocations import activity, recorder
 from invocations.access import Caller, account_caller, check_function, user_caller
 from invocations.arns import arn_of
-from invocations.errors import AwsError
+from invocations.errors import AwsError, ResourceNotFoundException
+from invocations.selectors import version_of
 from invocations.models import Function, FunctionVersion, Invocation
 from invocations.services import invoke as invoke_service
 
@@ -73,14 +74,10 @@ def suite_events(*, caller: Caller, function: Function, names: Iterable[str] | N
 
 
 def _version_of(function: Function, qualifier: str) -> FunctionVersion | None:
-    from invocations.models import Alias
-
-    if qualifier in ("", "$LATEST") or qualifier.isdigit():
-        return FunctionVersion.objects.filter(function=function, version=qualifier or "$LATEST").first()
-    alias = Alias.objects.filter(function=function, name=qualifier).first()
-    if alias is None:
+    try:
+        return version_of(function, qualifier or None)
+    except ResourceNotFoundException:
         return None
-    return FunctionVersion.objects.filter(function=function, version=alias.function_version).first()
 
 
 def start_suite(
@@ -227,7 +224,9 @@ def last_status(functions: Iterable[Function]) -> dict[int, str]:
 
 def deploy_run(*, caller: Caller, function: Function, since: datetime) -> SuiteRun | None:
     """The suite run a deploy of ``function`` started at or after ``since`` (the Code tab links to it)."""
-    return suite_runs(caller=caller, function=function).filter(trigger=SuiteRun.Trigger.DEPLOY, created_at__gte=since).first()
+    return suite_runs(caller=caller, function=function).filter(
+        trigger=SuiteRun.Trigger.DEPLOY, created_at__gte=since, started_by_id=caller.user_id  # not a concurrent deploy's
+    ).first()
 
 
 def compare(left: SuiteRun, right: SuiteRun) -> list[dict[str, Any]]:

@@ -98,3 +98,11 @@ def test_approving_a_response_keeps_the_other_checks() -> None:
         "Outcome": "Succeeded", "Response": {"Equals": {"ok": True}}, "Logs": {"Contains": ["a"]}, "MaxMemoryMb": 64,
     }  # fmt: skip
     assert expectations.approved(None, "plain") == {"Outcome": "Succeeded", "Response": {"Equals": "plain"}}
+
+
+def test_an_expected_response_nested_too_deep_is_a_field_error_not_a_crash() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    fields = expect_form.from_post(post(on="1", response_mode="Equals", response=deep,
+                                        path=["$.a"], path_test=["Equals"], path_value=[deep]))  # fmt: skip
+    fields.to_expect()  # RecursionError before: a 500 on the Test tab's Save
+    assert fields.has_errors
