@@ -16,15 +16,15 @@ from typing import Generic, TypeVar
 from django.db.models import IntegerField, QuerySet
 from django.db.models.functions import Cast
 
+from invocations.access import Caller, check, check_account, check_function, find_function
+from invocations.arns import FunctionRef, arn_of, function_arn, parse_function_name, validation_message
 from invocations.errors import (
+    AccessDeniedException,
     InvalidParameterValueException,
     ResourceNotFoundException,
     ValidationException,
     function_not_found,
 )
-from invocations.access import Caller, check, check_account, check_function, find_function
-from invocations.arns import FunctionRef, arn_of, function_arn, parse_function_name, validation_message
-from invocations.errors import AccessDeniedException
 from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation
 
 # The control plane's FunctionName (botocore shape `FunctionName`): no "." and at most 140 characters,

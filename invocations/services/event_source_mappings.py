@@ -223,9 +223,10 @@ def _destination_config(caller: Caller, kind: str, value: Any) -> dict[str, Any]
     destination = (value.get("OnFailure") or {}).get("Destination")
     if not destination:
         return {}
-    if not isinstance(destination, str) or destinations.parse(destination).kind is None:
+    kind = destinations.parse(destination).kind if isinstance(destination, str) else None
+    if kind is None:
         raise InvalidParameterValueException(f"The provided destination config DestinationConfig(onSuccess=null, onFailure=OnFailure(destination={destination})) is invalid.")
-    if destinations.parse(destination).kind == destinations.LAMBDA:
+    if kind == destinations.LAMBDA:
         # A function destination must be one the mapping's creator may invoke.
         _resolve_function(caller, destination)
     return {"OnFailure": {"Destination": destination}}

@@ -27,6 +27,7 @@ from django.db import IntegrityError, transaction
 
 from invocations import activity, policy
 from invocations.access import Caller, find_function, policy_qualifier
+from invocations.access import statements as stored_statements
 from invocations.arns import LATEST, FunctionRef, arn_of, validation_message
 from invocations.errors import (
     InvalidParameterValueException,
@@ -254,8 +255,7 @@ def get_policy(*, caller: Caller, ref: FunctionRef) -> tuple[str, str]:
 
 
 def statements_of(function: Function, qualifier: str = "") -> list[dict[str, Any]]:
-    rows = PolicyStatement.objects.filter(function=function, qualifier=qualifier).order_by("id")
-    return [row.statement for row in rows]
+    return stored_statements(function.pk, qualifier)
 
 
 # --- statements the platform adds for its users (as AWS's console does) ------------------------------
