@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -88,9 +87,8 @@ class Moto:
 
 
 def _moto_command(port: int) -> list[str]:
-    script = Path(sys.executable).with_name("moto_server")
-    executable = str(script) if script.exists() else (shutil.which("moto_server") or "moto_server")
-    return [executable, "-H", "127.0.0.1", "-p", str(port)]
+    # moto_server's own entry point, with SQS receives made atomic (see moto_serial.py).
+    return [sys.executable, str(Path(__file__).with_name("moto_serial.py")), "-H", "127.0.0.1", "-p", str(port)]
 
 
 @contextmanager
