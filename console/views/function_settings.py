@@ -167,7 +167,7 @@ def async_config(request: HtmxHttpRequest, name: str) -> HttpResponse:
             )
         except AccessDeniedException as denied:
             # A destination function the caller may not invoke: the destination's problem.
-            form.add_error(_destination_field(form, denied.message), "You may not invoke that function, so it can't be a destination.")
+            form.add_error(_destination_field(form, str(denied.message)), "You may not invoke that function, so it can't be a destination.")
         except AwsError as error:
             form.add_error(_destination_field(form, str(error.message)), plain(str(error.message or error.code)))
         else:
