@@ -43,7 +43,7 @@ READ: Final = (
     "lambda:ListFunctionUrlConfigs", "lambda:GetPolicy", "lambda:GetEventSourceMapping",
     "lambda:ListEventSourceMappings", "lambda:GetAccountSettings",
     "lambda:ListInvocations", "lambda:GetInvocation", "lambda:GetTestEvent", "lambda:GetTrigger",
-    "lambda:ListActivity",
+    "lambda:ListActivity", "lambda:ListTags",
 )  # fmt: skip
 # Invoke and test (tester and up): a private saved event is the tester's own.
 INVOKE: Final = ("lambda:InvokeFunction", "lambda:InvokeFunctionUrl", "lambda:PutPrivateTestEvent")
@@ -57,6 +57,7 @@ DEVELOP: Final = (
     "lambda:DeleteFunctionUrlConfig", "lambda:AddPermission", "lambda:RemovePermission",
     "lambda:CreateEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping",
     "lambda:CreateTrigger", "lambda:UpdateTrigger", "lambda:DeleteTrigger", "lambda:PutSharedTestEvent",
+    "lambda:TagResource", "lambda:UntagResource",
 )  # fmt: skip
 # The team itself (admin): not lambda: actions, so no resource policy can hand them to anyone.
 ADMINISTER: Final = ("workbench:ManageMembers", "workbench:ManageAccessKeys")

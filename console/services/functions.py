@@ -14,6 +14,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.db import transaction
+
 from invocations.access import Caller
 from invocations.arns import FunctionRef
 from invocations.errors import AccessDeniedException, AwsError
@@ -21,6 +23,7 @@ from invocations.models import Function, FunctionVersion
 from invocations.selectors import parse_control_function_name
 from invocations.services import code as code_service
 from invocations.services import functions as function_service
+from invocations.services import tags as tag_service
 
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 MAX_INLINE_BYTES = 512 * 1024  # larger files are shown as "download the package" only
@@ -34,6 +37,7 @@ _MEMBER_FIELDS = {
     "memorySize": "memory_size",
     "description": "description",
     "environment.variables": "environment",
+    "ephemeralStorage.size": "ephemeral_storage",
     "reservedConcurrentExecutions": "reserved_concurrency",
 }
 
@@ -198,24 +202,6 @@ def deploy_zip(*, caller: Caller, version: FunctionVersion, zip_data: bytes) -> 
 # --- configuration ------------------------------------------------------------------------------
 
 
-def parse_environment(text: str) -> dict[str, str]:
-    """KEY=value lines (blank lines and # comments ignored)."""
-    variables: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        key, sep, value = stripped.partition("=")
-        if not sep:
-            raise FieldErrors({"environment": [f"Line {number}: write KEY=value."]})
-        variables[key.strip()] = value.strip()
-    return variables
-
-
-def environment_text(variables: dict[str, str]) -> str:
-    return "\n".join(f"{key}={value}" for key, value in variables.items())
-
-
 def update_configuration(
     *,
     caller: Caller,
@@ -226,26 +212,38 @@ def update_configuration(
     memory_size: int,
     environment: dict[str, str],
     reserved_concurrency: int | None,
+    runtime: str | None = None,
+    ephemeral_storage: int | None = None,
+    tags: dict[str, str] | None = None,
 ) -> FunctionVersion:
-    try:
-        version = function_service.update_function_configuration(
-            caller=caller,
-            ref=ref_of(function),
-            config=function_service.ConfigInput(
-                Handler=handler,
-                Description=description,
-                Timeout=timeout,
-                MemorySize=memory_size,
-                Environment={"Variables": environment},
-            ),
-        )
-    except AwsError as error:
-        raise field_errors(error) from None
-    try:
-        if reserved_concurrency is None:
-            function_service.delete_function_concurrency(caller=caller, ref=ref_of(function))
-        elif reserved_concurrency != function.reserved_concurrency:
-            function_service.put_function_concurrency(caller=caller, ref=ref_of(function), reserved=reserved_concurrency)
-    except AwsError as error:
-        raise field_errors(error, "reserved_concurrency") from None
+    """UpdateFunctionConfiguration, then the concurrency and the tags (None: left as they are),
+    each through its own service; an AWS error lands on the field it is about."""
+    config = function_service.ConfigInput(
+        Handler=handler, Description=description, Timeout=timeout, MemorySize=memory_size,
+        Environment={"Variables": environment}, Runtime=runtime or None,
+        EphemeralStorage={"Size": ephemeral_storage} if ephemeral_storage is not None else None,
+    )  # fmt: skip
+    # One transaction: a refused concurrency or tag leaves the configuration as it was too.
+    with transaction.atomic():
+        try:
+            version = function_service.update_function_configuration(caller=caller, ref=ref_of(function), config=config)
+        except AwsError as error:
+            raise field_errors(error) from None
+        try:
+            if reserved_concurrency is None:
+                function_service.delete_function_concurrency(caller=caller, ref=ref_of(function))
+            elif reserved_concurrency != function.reserved_concurrency:
+                function_service.put_function_concurrency(caller=caller, ref=ref_of(function), reserved=reserved_concurrency)
+        except AwsError as error:
+            raise field_errors(error, "reserved_concurrency") from None
+        if tags is not None:
+            try:
+                current = tag_service.list_tags(caller=caller, ref=ref_of(function))
+                removed = [key for key in current if key not in tags]
+                if removed:
+                    tag_service.untag_resource(caller=caller, ref=ref_of(function), keys=removed)
+                if any(current.get(key) != value for key, value in tags.items()):
+                    tag_service.tag_resource(caller=caller, ref=ref_of(function), tags=tags)
+            except AwsError as error:
+                raise field_errors(error, "tags") from None
     return version

@@ -1,4 +1,4 @@
-"""The functions list, creating a function, and the Code and Configuration tabs."""
+"""The functions list, creating a function, and the Code tab (Configuration: ``function_settings``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from console import selectors
 from console.access import console_caller, get_visible_function
-from console.forms import CodeForm, ConfigurationForm, FunctionCreateForm, ZipUploadForm
+from console.forms import CodeForm, FunctionCreateForm, ZipUploadForm
 from console.services import functions as function_service
 from console.services import suites
 from console.views.common import HtmxHttpRequest, login_required, render_page
@@ -117,44 +117,3 @@ def code_upload(request: HtmxHttpRequest, name: str) -> HttpResponse:
     else:
         messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
     return redirect("console:code", name=name)
-
-
-def _configuration_initial(function: Function) -> dict[str, Any]:
-    latest = get_latest(function)
-    return {
-        "handler": latest.handler, "description": latest.description, "timeout": latest.timeout,
-        "memory_size": latest.memory_size, "environment": function_service.environment_text(latest.environment or {}),
-        "reserved_concurrency": function.reserved_concurrency,
-    }  # fmt: skip
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def configuration(request: HtmxHttpRequest, name: str) -> HttpResponse:
-    from console.views import function_settings
-
-    function = get_visible_function(request, name)
-    form = ConfigurationForm(request.POST or None, initial=_configuration_initial(function))
-    saved, deploy_suite = False, None
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        since = timezone.now()
-        try:
-            function_service.update_configuration(
-                caller=console_caller(request), function=function, handler=data["handler"], description=data["description"], timeout=data["timeout"],
-                memory_size=data["memory_size"], environment=function_service.parse_environment(data["environment"]),
-                reserved_concurrency=data["reserved_concurrency"],
-            )  # fmt: skip
-        except function_service.FieldErrors as errors:
-            for field, problems in errors.errors.items():
-                form.add_error(field if field in form.fields else None, problems)
-        else:
-            saved = True
-            deploy_suite = suites.deploy_run(caller=console_caller(request), function=function, since=since)
-            if not request.htmx:
-                started = f" Test suite run #{deploy_suite.pk} started." if deploy_suite else ""
-                messages.success(request, f"Configuration saved.{started}")
-                return redirect("console:configuration", name=name)
-    context = {"function": function, "tab": "configuration", "form": form, "saved": saved, "deploy_suite": deploy_suite,
-               **function_settings.settings_context(request, function)}  # fmt: skip
-    return render_page(request, "console/function_configuration.html", context, partial="general")

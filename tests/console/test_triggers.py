@@ -78,8 +78,8 @@ def test_adding_a_schedule_and_an_sns_subscription(logged_in: Client, hello: Fun
     ("form", "complaint"),
     [
         ({"kind": "schedule", "name": "tick", "schedule_expression": "rate(5 minute)"}, "plural"),
-        ({"kind": "schedule", "name": "bad name"}, "Enter a valid value"),
-        ({"kind": "sns", "name": "orders", "topic_arn": "nope"}, "TopicArn"),
+        ({"kind": "schedule", "name": "bad name", "schedule_expression": "rate(5 minutes)"}, 'id="name-error">Use 1–64 letters'),
+        ({"kind": "sns", "name": "orders", "topic_arn": "nope"}, 'id="topic_arn-error">“nope” is not a valid ARN'),
     ],
 )
 def test_bad_triggers_are_explained(logged_in: Client, hello: Function, form: dict[str, str], complaint: str) -> None:

@@ -1,0 +1,54 @@
+/* Configuration and Triggers tabs: ask before destructive buttons (data-confirm), show a typed
+   destination's input only when "Another destination" is picked, and show only the trigger
+   fields that apply to the chosen kind. Without JavaScript every form still works: the buttons
+   submit straight away and every field is shown. */
+(function () {
+  "use strict";
+
+  // A native confirm(): keyboard-accessible, and a browser test can answer it (page.on("dialog")).
+  // Capture phase, so htmx never sees a cancelled click.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-confirm]");
+    if (button && !window.confirm(button.dataset.confirm)) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+    }
+  }, true);
+
+  function syncDestinations(root) {
+    root.querySelectorAll("[data-destination-for]").forEach(function (input) {
+      var select = document.getElementById(input.dataset.destinationFor);
+      var field = input.closest(".field");
+      if (!select || !field) return;
+      var show = select.value === "other" || field.classList.contains("has-error");
+      field.hidden = !show;
+      if (!select._wbDestination) {
+        select._wbDestination = true;
+        select.addEventListener("change", function () {
+          field.hidden = select.value !== "other";
+          if (!field.hidden) input.focus();
+        });
+      }
+    });
+  }
+
+  function syncTriggerKind(root) {
+    var kind = root.querySelector ? root.querySelector("#add-trigger [name=kind]") : null;
+    if (!kind) return;
+    var form = kind.form;
+    function apply() {
+      form.querySelectorAll("[data-kinds]").forEach(function (input) {
+        var field = input.closest(".field");
+        if (!field) return;
+        var applies = input.dataset.kinds.split(" ").indexOf(kind.value) !== -1;
+        field.hidden = !applies && !field.classList.contains("has-error");
+      });
+    }
+    if (!kind._wbKind) { kind._wbKind = true; kind.addEventListener("change", apply); }
+    apply();
+  }
+
+  function init(root) { syncDestinations(root); syncTriggerKind(root); }
+  document.addEventListener("DOMContentLoaded", function () { init(document); });
+  document.addEventListener("htmx:load", function (event) { init(event.detail.elt); });
+})();
