@@ -62,7 +62,7 @@ def test_publishing_makes_a_version_with_its_description_and_a_second_publish_of
 def test_a_too_long_description_is_refused_next_to_its_field(dev: Client, hello: Function) -> None:
     response = publish(dev, "x" * 257)
     assert response.status_code == 400
-    assert 'id="description-error"' in response.content.decode()
+    assert 'id="publish-description-error"' in response.content.decode()
     assert not FunctionVersion.objects.filter(function=hello, version="1").exists()
 
 
