@@ -23,8 +23,19 @@ def test_search_and_pages_keep_each_other(live: Any, page: Any, audit: Any) -> N
 
     client = live.client()
     package = make_zip({"app.py": ECHO_HANDLER})
-    for n in range(27):
-        client.create_function(FunctionName=f"{PREFIX}{n:02}", Runtime="python3.11", Role=ROLE, Handler="app.handler", Code={"ZipFile": package})
+    names = [f"{PREFIX}{n:02}" for n in range(27)]
+    for name in names:
+        client.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="app.handler", Code={"ZipFile": package})
+    try:
+        search_and_pages(live, page, audit)
+    finally:
+        for name in names:  # the stack is shared: later tests expect their functions on the list's first page
+            client.delete_function(FunctionName=name)
+
+
+def search_and_pages(live: Any, page: Any, audit: Any) -> None:
+    from playwright.sync_api import expect
+
     login(page, live)
 
     search = page.get_by_role("searchbox", name="Search functions by name")
