@@ -1,4 +1,5 @@
-"""The console's answer to a refusal: a page that says which permission is missing (403).
+"""The console's answer to a refusal: the styled 403 page (``templates/403.html``, also Django's
+``permission_denied`` page) saying which permission is missing.
 
 Services raise the domain's ``AccessDeniedException`` whatever path called them; the AWS API renders
 it as AWS's JSON, the console as this page. Forms that show service errors next to their fields
@@ -25,4 +26,4 @@ class AccessDeniedMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, AccessDeniedException):
             return None
-        return render(request, "console/denied.html", {"message": exception.message}, status=403)
+        return render(request, "403.html", {"message": exception.message}, status=403)

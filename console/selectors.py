@@ -36,14 +36,31 @@ class FunctionRow:
     suite_status: str = ""  # the latest suite run's (console/services/suites.last_status)
 
 
-def function_rows(*, caller: Caller) -> list[FunctionRow]:
-    """Every function of the caller's team with its $LATEST and its last-24-hour counts: two queries."""
-    latest = list(
-        FunctionVersion.objects.filter(version=LATEST, function__in=visible_functions(caller).values("id"))
+FUNCTIONS_PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class FunctionPage:
+    rows: list[FunctionRow]
+    number: int
+    pages: int
+    total: int
+
+
+def _latest_versions(caller: Caller, search: str = "") -> QuerySet[FunctionVersion]:
+    functions = visible_functions(caller)
+    if search:
+        functions = functions.filter(name__icontains=search)
+    return (
+        FunctionVersion.objects.filter(version=LATEST, function__in=functions.values("id"))
         .select_related("function", "function__team")
         .only("runtime", "last_modified", "function__name", "function__team__name")
         .order_by("function__name")
     )
+
+
+def _with_counts(latest: list[FunctionVersion]) -> list[FunctionRow]:
+    """The rows of these $LATESTs with their last-24-hour counts (one grouped query)."""
     counts: dict[int, dict[str, int]] = {}
     if latest:
         since = timezone.now() - timedelta(hours=24)
@@ -63,6 +80,22 @@ def function_rows(*, caller: Caller) -> list[FunctionRow]:
         )
         for v in latest
     ]
+
+
+def function_rows(*, caller: Caller) -> list[FunctionRow]:
+    """Every function of the caller's team with its $LATEST and its last-24-hour counts: two queries."""
+    return _with_counts(list(_latest_versions(caller)))
+
+
+def function_page(*, caller: Caller, search: str = "", page: int = 1, per_page: int = FUNCTIONS_PER_PAGE) -> FunctionPage:
+    """One page of the functions list, names containing ``search`` (any case): three queries.
+    A page past the end is the last page."""
+    latest = _latest_versions(caller, search)
+    total = latest.count()
+    pages = max(1, -(-total // per_page))
+    number = min(max(1, page), pages)
+    start = (number - 1) * per_page
+    return FunctionPage(rows=_with_counts(list(latest[start : start + per_page])), number=number, pages=pages, total=total)
 
 
 def qualifiers(function: Function) -> list[str]:

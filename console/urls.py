@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console.views import events, function_settings, functions, history, keys, suites, team, test_tab, triggers
+from console.views import events, function_settings, functions, history, keys, suites, team, test_tab, triggers, versions
 
 app_name = "console"
 
@@ -48,6 +48,11 @@ urlpatterns = [
     path(F + "suites/<int:suite_id>/", suites.suite_run, name="suite_run"),
     path(F + "history/", history.function_history, name="function_history"),
     path(F + "triggers/", include(triggers.urlpatterns)),
+    path(F + "versions/", versions.versions_page, name="versions"),
+    path(F + "versions/publish/", versions.publish, name="publish_version"),
+    path(F + "aliases/", versions.create_alias, name="create_alias"),
+    path(F + "aliases/<str:alias>/", versions.edit_alias, name="edit_alias"),
+    path(F + "aliases/<str:alias>/delete/", versions.delete_alias, name="delete_alias"),
     path("history/", history.global_history, name="history"),
     path("invocations/<str:request_id>/", history.invocation_detail, name="invocation"),
     path("invocations/<str:request_id>/replay/", history.replay, name="replay"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect
@@ -23,12 +24,38 @@ from invocations.selectors import get_latest
 from invocations.services import runtimes
 
 
+class FunctionSearchForm(forms.Form):
+    """The functions list's query string: ``q`` (part of a name) and ``page``; bad values are ignored."""
+
+    q = forms.CharField(required=False, max_length=140, strip=True)
+    page = forms.IntegerField(required=False, min_value=1)
+
+
 @login_required
 def function_list(request: HtmxHttpRequest) -> HttpResponse:
-    rows = selectors.function_rows(caller=console_caller(request))
-    statuses = suites.last_status(row.function for row in rows)
-    rows = [replace(row, suite_status=statuses.get(row.function.pk, "")) for row in rows]
-    return render_page(request, "console/functions.html", {"rows": rows})
+    search = FunctionSearchForm(request.GET)
+    data = search.cleaned_data if search.is_valid() else {}
+    query, number = data.get("q") or "", data.get("page") or 1
+    found = selectors.function_page(caller=console_caller(request), search=query, page=number)
+    statuses = suites.last_status(row.function for row in found.rows)
+    rows = [replace(row, suite_status=statuses.get(row.function.pk, "")) for row in found.rows]
+
+    def page_url(n: int) -> str:
+        params = request.GET.copy()
+        params["page"] = str(n)
+        if not query:
+            params.pop("q", None)
+        return f"?{params.urlencode()}"
+
+    # The first, the last and two either side of the current page; a gap shows as "…".
+    shown = sorted({1, found.pages, *range(max(1, found.number - 2), min(found.pages, found.number + 2) + 1)})
+    pages = [{"number": n, "url": page_url(n), "gap_before": i > 0 and n - shown[i - 1] > 1} for i, n in enumerate(shown)]
+    return render_page(request, "console/functions.html", {
+        "rows": rows, "q": query, "page": found, "pages": pages if found.pages > 1 else [],
+        "previous_url": page_url(found.number - 1) if found.number > 1 else "",
+        "next_url": page_url(found.number + 1) if found.number < found.pages else "",
+        "kept_params": [(k, v) for k, values in request.GET.lists() if k not in ("q", "page") for v in values],
+    })  # fmt: skip
 
 
 def _runtimes() -> list[str]:

@@ -1,19 +1,8 @@
-/* Configuration and Triggers tabs: ask before destructive buttons (data-confirm), show a typed
-   destination's input only when "Another destination" is picked, and show only the trigger
-   fields that apply to the chosen kind. Without JavaScript every form still works: the buttons
-   submit straight away and every field is shown. */
+/* Configuration and Triggers tabs: show a typed destination's input only when "Another
+   destination" is picked, and show only the trigger fields that apply to the chosen kind. Without
+   JavaScript every field is shown. (Destructive buttons ask first through shell.js's data-confirm.) */
 (function () {
   "use strict";
-
-  // A native confirm(): keyboard-accessible, and a browser test can answer it (page.on("dialog")).
-  // Capture phase, so htmx never sees a cancelled click.
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest("[data-confirm]");
-    if (button && !window.confirm(button.dataset.confirm)) {
-      event.preventDefault();
-      event.stopImmediatePropagation();
-    }
-  }, true);
 
   function syncDestinations(root) {
     root.querySelectorAll("[data-destination-for]").forEach(function (input) {

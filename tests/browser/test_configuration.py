@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import login
 from tests.live.conftest import ROLE, Live
@@ -110,13 +111,13 @@ def test_the_url_has_a_cors_editor_a_link_and_delete_asks_first(page: Any, live:
     cors = live.client().get_function_url_config(FunctionName="cfg-main")["Cors"]
     assert (cors["AllowOrigins"], cors["AllowMethods"], cors["MaxAge"]) == (["https://example.com"], ["GET"], 300)
     audit(page, "config-04-url-cors")
-    seen: list[str] = []
-    page.once("dialog", lambda dialog: (seen.append(dialog.message), dialog.dismiss()))
+    dialog = page.locator("dialog#confirm-dialog")
     page.click("#delete-url")
-    page.wait_for_timeout(300)
-    assert seen and seen[0].startswith("Delete the function URL?")
+    expect(dialog).to_contain_text("Delete the function URL?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
     assert live.client().get_function_url_config(FunctionName="cfg-main")["AuthType"]  # still there
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#delete-url")
+    dialog.locator("#confirm-ok").click()
     page.wait_for_selector("text=No function URL yet.")
     audit(page, "config-05-url-deleted")

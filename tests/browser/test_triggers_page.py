@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import login
 from tests.live.conftest import ROLE, Live
@@ -51,16 +52,16 @@ def test_triggers_fit_their_card_and_delete_asks_first(page: Any, live: Live, fu
     assert page.evaluate("() => { const c = document.querySelector('#triggers'); return c.scrollWidth <= c.clientWidth + 1; }")
     page.set_viewport_size({"width": 1400, "height": 900})
 
-    seen: list[str] = []
-    page.once("dialog", lambda dialog: (seen.append(dialog.message), dialog.dismiss()))
+    dialog = page.locator("dialog#confirm-dialog")
     page.click("#trigger-orders-topic button.danger")
-    page.wait_for_timeout(300)
-    assert seen == ["Delete trigger orders-topic? It stops invoking trg-main."]
+    expect(dialog).to_contain_text("Delete trigger orders-topic? It stops invoking trg-main.")
+    page.keyboard.press("Escape")  # Esc is Cancel
+    expect(dialog).to_be_hidden()
     assert page.locator("#trigger-orders-topic").count() == 1
     page.reload()
     assert page.locator("#trigger-orders-topic").count() == 1  # Cancel really kept it
-    page.once("dialog", lambda dialog: dialog.accept())
     page.click("#trigger-orders-topic button.danger")
+    dialog.locator("#confirm-ok").click()
     page.wait_for_selector("text=Trigger orders-topic deleted.")
     assert page.locator("#trigger-orders-topic").count() == 0
 
