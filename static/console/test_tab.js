@@ -108,8 +108,9 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
     if (elt && elt.id === "test-button") { awaitingResult = true; markClean(); }
-    if (elt && elt.closest && elt.closest("#test-form") && elt.getAttribute("hx-target") === "#editor") {
-      refocus = document.activeElement && document.activeElement.id ? document.activeElement.id : null;
+    if (elt && elt.getAttribute && elt.getAttribute("hx-target") === "#editor") {
+      // Whatever redraws the editor: focus goes back to the same control, else to the status line.
+      refocus = document.activeElement && document.activeElement.id ? document.activeElement.id : "editor-status";
     }
   });
 
@@ -124,7 +125,8 @@
       var select = document.getElementById("template-select");
       if (select) select.setAttribute("data-current", select.value);
       if (refocus) {
-        var again = document.getElementById(refocus);
+        var again = document.getElementById(refocus) || document.getElementById("editor-status");
+        if (again && again.id === "editor-status") again.setAttribute("tabindex", "-1");
         if (again) again.focus();
         refocus = null;
       }

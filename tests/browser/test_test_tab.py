@@ -218,9 +218,11 @@ def test_a_saved_event_changes_scope_with_feedback_and_save_as_new_keeps_the_sco
     page.click("#save-button")
     expect(page.locator("#editor-status")).to_contain_text("Saved “draft”")
     page.click("#show-versions")
-    page.locator("#versions-panel tr", has_text="1").locator("button", has_text="Restore").first.click()
+    first = page.locator("#versions-panel tbody tr").filter(has=page.locator("td:first-child", has_text=re.compile(r"^1$")))
+    first.locator("button", has_text="Restore").click()
     expect(page.locator("#editor-status")).to_contain_text("Restored version 1 of “draft”")
     assert '"v"' not in editor_text(page)
+    page.wait_for_function("() => document.activeElement.id === 'editor-status'")  # the Restore button is gone: focus on what happened
     audit(page, "test-tab-restored")
 
     # Shared → private, then Save as new with Shared chosen makes a shared copy.
