@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from console import expect_form
-from console.access import console_caller, get_visible_function
+from console.access import allowed, console_caller, get_visible_function
 from console.forms import EventForm, ImportForm, RenameForm
 from console.models import TestEvent
 from console.services import events as event_service
@@ -98,7 +98,7 @@ def save_event(request: HtmxHttpRequest, name: str) -> HttpResponse:
             return _invalid(request, function, event, {}, fields)
         return _invalid(request, function, event, {error.field: [error.message]}, fields)
     except AccessDeniedException:
-        if scope != TestEvent.Scope.SHARED:
+        if scope != TestEvent.Scope.SHARED or not allowed(console_caller(request), "lambda:PutPrivateTestEvent", function):
             raise
         # A tester choosing "Shared": said next to the radios, not a bare 403 the editor never shows.
         return _invalid(request, function, event, {"scope": ["Your role may not share events (developers and admins may): choose Private."]}, fields)

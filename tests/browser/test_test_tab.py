@@ -51,7 +51,13 @@ def tab_until(page: Any, predicate: str, *, backwards: bool = False, limit: int 
     raise AssertionError(f"never reached {predicate} by keyboard")
 
 
+def set_event(page: Any, text: str) -> None:
+    page.wait_for_function("() => !!document.querySelector('#event-body')._cm")  # the editor is up after a redraw
+    page.evaluate("(t) => document.querySelector('#event-body')._cm.setValue(t)", text)
+
+
 def editor_text(page: Any) -> str:
+    page.wait_for_function("() => !!document.querySelector('#event-body')._cm")
     return str(page.evaluate("() => document.querySelector('#event-body')._cm.getValue()"))
 
 
@@ -126,7 +132,7 @@ def test_a_double_click_on_test_makes_exactly_one_invocation(live: Any, page: An
     make_function(live, name)
     keyboard_login(page, live)
     page.goto(f"{live.endpoint}/functions/{name}/test/")
-    page.evaluate("() => document.querySelector('#event-body')._cm.setValue('{\"sleep\": 1.5}')")
+    set_event(page, '{"sleep": 1.5}')
     page.dblclick("#test-button")
     expect(page.locator("#test-button")).to_be_disabled()  # while the run is in flight
     page.keyboard.press("Control+Enter")  # the shortcut respects it too
@@ -214,9 +220,9 @@ def test_a_saved_event_changes_scope_with_feedback_and_save_as_new_keeps_the_sco
     expect(page.locator("#saved-events .scope-private")).to_have_count(0)
 
     # A second version, then Restore version 1: feedback again.
-    page.evaluate("() => document.querySelector('#event-body')._cm.setValue('{\"v\": 2}')")
+    set_event(page, '{"v": 2}')
     page.click("#save-button")
-    expect(page.locator("#editor-status")).to_contain_text("Saved “draft”")
+    expect(page.locator("#editor-status")).to_have_text("Saved “draft”.")  # not the previous save's text
     page.click("#show-versions")
     first = page.locator("#versions-panel tbody tr").filter(has=page.locator("td:first-child", has_text=re.compile(r"^1$")))
     first.locator("button", has_text="Restore").click()
