@@ -9,6 +9,7 @@
   var baseline = null;      // the event JSON as last loaded, saved or sent
   var awaitingResult = false; // a Test press whose final result has not been shown yet
   var refocus = null;       // id of the control to focus again once the editor is redrawn
+  var inFlight = false;     // a run started here and not final yet: no second one
 
   function textarea() { return document.getElementById("event-body"); }
   function editorValue() {
@@ -21,7 +22,7 @@
 
   function runTest() {
     var button = document.getElementById("test-button");
-    if (!button || button.disabled) return;
+    if (!button || button.disabled || inFlight) return;
     if (window.htmx) htmx.trigger(button, "click"); else button.click();
   }
 
@@ -63,6 +64,7 @@
     var result = document.getElementById("result");
     if (!button || !result) return;
     var running = result.getAttribute("data-final") === "0";
+    inFlight = running;
     button.disabled = running;
     if (running) button.setAttribute("aria-busy", "true"); else button.removeAttribute("aria-busy");
   }
@@ -95,6 +97,7 @@
 
   document.addEventListener("htmx:confirm", function (event) {
     var elt = event.detail.elt;
+    if (elt && elt.id === "test-button" && inFlight) { event.preventDefault(); return; } // dropped, not queued
     if (!elt || !isDirty() || !loadsOverEditor(elt)) return;
     event.preventDefault();
     if (window.confirm("The event JSON has unsaved changes. Discard them?")) {
@@ -107,11 +110,24 @@
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail.elt;
-    if (elt && elt.id === "test-button") { awaitingResult = true; markClean(); }
+    if (elt && elt.id === "test-button") { inFlight = true; awaitingResult = true; markClean(); }
     if (elt && elt.getAttribute && elt.getAttribute("hx-target") === "#editor") {
       // Whatever redraws the editor: focus goes back to the same control, else to the status line.
       refocus = document.activeElement && document.activeElement.id ? document.activeElement.id : "editor-status";
     }
+  });
+
+  // hx-disabled-elt disables Test for the POST; htmx would enable it again as soon as the POST
+  // answers, while the run still goes on (the panel polls): from then on syncTestButton decides.
+  document.addEventListener("htmx:beforeSend", function (event) {
+    var elt = event.detail.elt;
+    if (elt && elt.id === "test-button") { elt.disabled = true; elt.removeAttribute("data-disabled-by-htmx"); }
+  });
+  ["htmx:sendError", "htmx:responseError", "htmx:timeout"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      var elt = event.detail.elt;
+      if (elt && elt.id === "test-button") { inFlight = false; awaitingResult = false; elt.disabled = false; }
+    });
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {
