@@ -6,6 +6,10 @@ function. Names are unique per function and scope (one shared namespace; one pri
 Permissions (``invocations/policy.py``): reading needs ``lambda:GetTestEvent``, a private event
 ``lambda:PutPrivateTestEvent`` (testers and up), a shared one ``lambda:PutSharedTestEvent``
 (developers and up). Every change of a shared event goes into the activity log.
+
+Changing an event's scope (private to shared and back) is its owner's alone and needs
+``lambda:PutSharedTestEvent`` both ways: sharing publishes to the team, and unsharing takes an event
+away from a team that may rely on it (anyone else keeps it by saving a copy: Save as new).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from console.models import TestEvent, TestEventVersion
 from console.placeholders import JsonProblem, check_json
 from invocations import activity
 from invocations.access import Caller, check_function
-from invocations.errors import ResourceNotFoundException
+from invocations.errors import AccessDeniedException, ResourceNotFoundException
 from invocations.models import Function, Invocation
 from invocations.selectors import invocation_for
 
@@ -135,32 +139,65 @@ def create_event(
     return event
 
 
+def _check_scope_change(caller: Caller, event: TestEvent, scope: str) -> None:
+    """EventError("scope") unless ``caller`` may move ``event`` to ``scope`` (see the module's docstring)."""
+    if scope not in TestEvent.Scope.values:
+        raise EventError("scope", "Choose private or shared.")
+    if event.owner_id != caller.user_id:
+        owner = event.owner.get_username()
+        raise EventError("scope", f"Only its owner ({owner}) can change who sees this event. Save as new makes a copy with the sharing you choose.")
+    try:
+        check_function(caller, "lambda:PutSharedTestEvent", event.function)
+    except AccessDeniedException:
+        raise EventError("scope", "Your role may not share or unshare events (developers and admins may).") from None
+
+
+def may_change_scope(*, caller: Caller, event: TestEvent) -> bool:
+    """Whether the editor should offer to change ``event``'s scope (the service checks again on save)."""
+    try:
+        _check_scope_change(caller, event, TestEvent.Scope.SHARED)
+    except EventError:
+        return False
+    return True
+
+
 def update_event(
-    *, caller: Caller, event: TestEvent, name: str | None = None, body: str | None = None, expect: Any = UNSET
-) -> TestEvent:
-    """Save new content, expectations and/or a new name; a shared event gets a version for each change."""
+    *, caller: Caller, event: TestEvent, name: str | None = None, body: str | None = None, expect: Any = UNSET,
+    scope: str | None = None,
+) -> TestEvent:  # fmt: skip
+    """Save new content, expectations, a new name and/or a new scope; a shared event gets a version for
+    each change (an event that becomes shared starts with one, its earlier versions kept)."""
     _may_write(caller, event.function, event.scope)
     user = caller.user_id
     new_name = _check_name(name) if name is not None else event.name
     new_body = _check_body(body) if body is not None else event.body
     new_expect = event.expect if expect is UNSET else check_expect(expect)
-    if new_name == event.name and new_body == event.body and new_expect == event.expect:
+    new_scope = scope or event.scope
+    if new_scope != event.scope:
+        _check_scope_change(caller, event, new_scope)
+    if new_name == event.name and new_body == event.body and new_expect == event.expect and new_scope == event.scope:
         return event
-    if new_name != event.name and _name_taken(event.function, event.scope, event.owner_id, new_name, exclude=event.pk):
-        raise _taken_error(event.scope, new_name)
-    old_name = event.name
+    if (new_name != event.name or new_scope != event.scope) and _name_taken(
+        event.function, new_scope, event.owner_id, new_name, exclude=event.pk
+    ):
+        raise _taken_error(new_scope, new_name)
+    old_name, old_scope = event.name, event.scope
     try:
         with transaction.atomic():
             changes: dict[str, Any] = {"name": [old_name, new_name]} if old_name != new_name else {}
             if new_expect != event.expect:
                 changes["expect"] = [event.expect, new_expect]
-            event.name, event.body, event.expect = new_name, new_body, new_expect
+            if new_scope != old_scope:
+                changes["scope"] = [old_scope, new_scope]
+                # Unsharing: the team's log says so while the event is still shared (it is private after).
+                _log(caller, event, "unshared", changes)
+            event.name, event.body, event.expect, event.scope = new_name, new_body, new_expect, new_scope
             event.updated_at, event.updated_by_id = timezone.now(), user
-            event.save(update_fields=["name", "body", "expect", "updated_at", "updated_by"])
+            event.save(update_fields=["name", "body", "expect", "scope", "updated_at", "updated_by"])
             _snapshot(event, user)
-            _log(caller, event, "updated", changes)
+            _log(caller, event, "shared" if new_scope != old_scope else "updated", changes)
     except IntegrityError:
-        raise _taken_error(event.scope, new_name) from None
+        raise _taken_error(new_scope, new_name) from None
     return event
 
 

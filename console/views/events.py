@@ -13,21 +13,25 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from console import expect_form
-from console.access import console_caller, get_visible_function
+from console.access import allowed, console_caller, get_visible_function
 from console.forms import EventForm, ImportForm, RenameForm
 from console.models import TestEvent
 from console.services import events as event_service
 from console.services import sharing
 from console.views.common import HtmxHttpRequest, login_required, render_page
 from console.views.test_tab import TEMPLATE, editor_context
+from invocations.errors import AccessDeniedException
 from invocations.models import Function
 
 
-def _editor(request: HtmxHttpRequest, function: Function, event: TestEvent | None, **kwargs: object) -> HttpResponse:
+def _editor(request: HtmxHttpRequest, function: Function, event: TestEvent | None, status: str = "") -> HttpResponse:
+    """The editor after a change, with ``status`` saying what happened (a flash message without JS)."""
     if not request.htmx:
+        if status:
+            messages.success(request, status)
         url = reverse("console:test", args=[function.name])
         return redirect(f"{url}?event={event.pk}" if event else url)
-    response = render_page(request, TEMPLATE, editor_context(request, function, event=event, **kwargs), partial="editor")  # type: ignore[arg-type]
+    response = render_page(request, TEMPLATE, editor_context(request, function, event=event, status=status), partial="editor")
     return trigger_client_event(response, "eventsChanged")
 
 
@@ -73,20 +77,32 @@ def save_event(request: HtmxHttpRequest, name: str) -> HttpResponse:
     if not form.is_valid() or fields.has_errors:
         return _invalid(request, function, event, form.errors, fields)
     data = form.cleaned_data
+    scope = data["scope"] or None
     try:
         if event is not None and request.POST.get("save_as_new") != "1":
-            event = event_service.update_event(event=event, caller=console_caller(request), name=data["name"], body=data["body"], expect=expect)
+            before = event.scope
+            event = event_service.update_event(event=event, caller=console_caller(request), name=data["name"], body=data["body"],
+                                               expect=expect, scope=scope)  # fmt: skip
+            status = f"Saved “{event.name}”."
+            if event.scope != before:
+                status += " It is now shared with the team." if event.scope == TestEvent.Scope.SHARED else " It is now private: only you see it."
         else:
             event = event_service.create_event(
-                function=function, caller=console_caller(request), name=data["name"], scope=data["scope"] or TestEvent.Scope.PRIVATE,
+                function=function, caller=console_caller(request), name=data["name"], scope=scope or TestEvent.Scope.PRIVATE,
                 body=data["body"], expect=expect,
             )  # fmt: skip
+            status = f"Saved {'as a new' if request.POST.get('save_as_new') == '1' else 'the new'} {event.scope} event “{event.name}”."
     except event_service.EventError as error:
         if error.field == "expect":
             fields.add_error(error.where, error.message)
             return _invalid(request, function, event, {}, fields)
         return _invalid(request, function, event, {error.field: [error.message]}, fields)
-    return _editor(request, function, event)
+    except AccessDeniedException:
+        if scope != TestEvent.Scope.SHARED or not allowed(console_caller(request), "lambda:PutPrivateTestEvent", function):
+            raise
+        # A tester choosing "Shared": said next to the radios, not a bare 403 the editor never shows.
+        return _invalid(request, function, event, {"scope": ["Your role may not share events (developers and admins may): choose Private."]}, fields)
+    return _editor(request, function, event, status)
 
 
 @login_required
@@ -122,7 +138,7 @@ def rename_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResp
         event = event_service.update_event(event=event, caller=console_caller(request), name=form.cleaned_data["name"])
     except event_service.EventError as error:
         return _invalid(request, function, event, {error.field: [error.message]})
-    return _editor(request, function, event)
+    return _editor(request, function, event, f"Renamed to “{event.name}”.")
 
 
 @login_required
@@ -135,7 +151,7 @@ def duplicate_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpR
         copy = event_service.duplicate_event(event=event, caller=console_caller(request), scope=scope)
     except event_service.EventError as error:
         return _invalid(request, function, event, {error.field: [error.message]})
-    return _editor(request, function, copy)
+    return _editor(request, function, copy, f"Duplicated as “{copy.name}”.")
 
 
 @login_required
@@ -144,7 +160,7 @@ def delete_event(request: HtmxHttpRequest, name: str, event_id: int) -> HttpResp
     function = get_visible_function(request, name)
     event = event_service.get_event(function=function, caller=console_caller(request), event_id=event_id)
     event_service.delete_event(event=event, caller=console_caller(request))
-    return _editor(request, function, None)
+    return _editor(request, function, None, f"Deleted “{event.name}”.")
 
 
 @login_required
@@ -170,9 +186,7 @@ def restore_version(request: HtmxHttpRequest, name: str, event_id: int, number: 
         event = event_service.restore_version(event=event, caller=console_caller(request), number=number)
     except event_service.EventError as error:
         return _invalid(request, function, event, {error.field: [error.message]})
-    if not request.htmx:
-        return redirect(f"{reverse('console:test', args=[function.name])}?event={event.pk}")
-    return _editor(request, function, event)
+    return _editor(request, function, event, f"Restored version {number} of “{event.name}” (saved as a new version).")
 
 
 @login_required

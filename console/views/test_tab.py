@@ -20,19 +20,41 @@ from console.services import events as event_service
 from console.services import runs
 from console.timeline_view import result_context
 from console.views.common import HtmxHttpRequest, login_required, render_page
-from invocations.models import Function
+from invocations.models import LATEST, Function
 
 TEMPLATE = "console/function_test.html"
+
+
+def qualifier_groups(function: Function, names: list[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The qualifier picker's option groups: (value, label) with each alias's version in its label
+    ("live → 3", or "live → 3 / 4 (10%)" with weighted routing)."""
+    aliases = {a.name: a for a in function.aliases.all()}
+    versions = [(n, f"Version {n}") for n in names if n != LATEST and n not in aliases]
+    labelled = []
+    for n in names:
+        if n in aliases:
+            weights = (aliases[n].routing_config or {}).get("AdditionalVersionWeights") or {}
+            extra = "".join(f" / {v} ({round(w * 100)}%)" for v, w in weights.items())
+            labelled.append((n, f"{n} → {aliases[n].function_version}{extra}"))
+    groups = [("Unpublished", [(LATEST, LATEST)])]
+    if versions:
+        groups.append(("Versions", versions))
+    if labelled:
+        groups.append(("Aliases", labelled))
+    return groups
 
 
 def editor_context(
     request: HtmxHttpRequest, function: Function, *, event: TestEvent | None = None, body: str | None = None,
     template_key: str = "", form_errors: dict[str, Any] | None = None, name: str = "", scope: str = "",
-    expect: expect_form.ExpectFields | None = None, note: str = "",
+    expect: expect_form.ExpectFields | None = None, note: str = "", status: str = "",
 ) -> dict[str, Any]:  # fmt: skip
     if body is None:
         body = event.body if event else event_templates.BY_KEY.get(template_key, event_templates.DEFAULT).body
     caller = console_caller(request)
+    names = qualifiers(function)
+    # The qualifier picked before a Save or a template switch stays picked (the editor is redrawn).
+    picked = request.POST.get("qualifier") or request.GET.get("qualifier") or LATEST
     return {
         "function": function,
         "tab": "test",
@@ -44,11 +66,15 @@ def editor_context(
         "templates": event_templates.TEMPLATES,
         "placeholders_found": placeholders.found(body),
         "events": list(event_service.visible_events(function=function, caller=caller).select_related("owner")),
-        "qualifiers": qualifiers(function),
+        "qualifiers": names,
+        "qualifier_groups": qualifier_groups(function, names),
+        "qualifier": picked if picked in names else LATEST,
+        "may_change_scope": event is None or event_service.may_change_scope(caller=caller, event=event),
         "errors": form_errors or {},
         "expect": expect or expect_form.from_expect(event.expect if event else None),
         "expect_json": json.dumps(event.expect, indent=2, ensure_ascii=False) if event and event.expect is not None else "",
         "note": note,
+        "status": status,
         "may_run": allowed(caller, "lambda:InvokeFunction", function),
     }
 

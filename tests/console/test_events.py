@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from console.models import TestEvent
-from invocations.models import Function
+from invocations.models import Activity, Function, Membership
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -142,3 +142,106 @@ def test_one_event_downloads_as_plain_json(client: Client, owner: Any, hello: Fu
     save(client, name="dl me", body='{"d": 1}')
     response = client.get(f"/functions/hello/events/{TestEvent.objects.get().pk}/export/")
     assert json.loads(response.content) == {"d": 1} and 'filename="dl-me.json"' in response["Content-Disposition"]
+
+
+# --- scope changes (issue 15) ------------------------------------------------------------------
+
+
+def resave(client: Client, event: TestEvent, **data: Any) -> Any:
+    return client.post("/functions/hello/events/", {"event_id": event.pk, "name": event.name, "body": event.body, **data}, **HX)
+
+
+def test_the_owner_shares_a_private_event_and_takes_it_back(client: Client, owner: Any, teammate: Any, hello: Function) -> None:
+    client.force_login(owner)
+    save(client, name="mine", body='{"v": 1}')
+    event = TestEvent.objects.get()
+    response = resave(client, event, scope="shared")
+    assert response.status_code == 200 and "now shared with the team" in response.content.decode()
+    event.refresh_from_db()
+    assert event.scope == "shared" and event.versions.count() == 1
+    client.force_login(teammate)
+    assert "mine" in client.get("/functions/hello/test/").content.decode()
+    client.force_login(owner)
+    response = resave(client, event, scope="private")
+    assert "now private" in response.content.decode()
+    event.refresh_from_db()
+    assert event.scope == "private"
+    client.force_login(teammate)
+    assert client.get(f"/functions/hello/test/?event={event.pk}").status_code == 404
+    logged = Activity.objects.filter(function=hello, action="lambda:PutSharedTestEvent").order_by("pk")
+    changes = [c["change"] for c in logged.values_list("changes", flat=True)]
+    assert changes == ["shared", "unshared"]
+
+
+def test_only_the_owner_may_unshare_and_the_refusal_changes_nothing(client: Client, owner: Any, teammate: Any, hello: Function) -> None:
+    client.force_login(owner)
+    save(client, name="team", scope="shared", body='{"v": 1}')
+    event = TestEvent.objects.get()
+    client.force_login(teammate)
+    page = client.get(f"/functions/hello/test/?event={event.pk}").content.decode()
+    assert 'id="scope-help"' in page and "Only alice" in page
+    response = resave(client, event, scope="private", body='{"v": 2}')
+    assert response.status_code == 422 and 'id="scope-error"' in response.content.decode()
+    event.refresh_from_db()
+    assert event.scope == "shared" and json.loads(event.body) == {"v": 1} and event.versions.count() == 1
+
+
+def test_a_tester_may_neither_share_nor_create_shared_events_by_posting(client: Client, owner: Any, teammate: Any, team: Any, hello: Function) -> None:
+    Membership.objects.filter(team=team, user=teammate).update(role="tester")
+    client.force_login(teammate)
+    save(client, name="mine")
+    event = TestEvent.objects.get()
+    response = resave(client, event, scope="shared")
+    assert response.status_code == 422 and "may not share" in response.content.decode()
+    response = save(client, name="other", scope="shared")
+    assert response.status_code == 422 and "may not share" in response.content.decode()
+    event.refresh_from_db()
+    assert event.scope == "private" and TestEvent.objects.count() == 1
+
+
+def test_a_viewer_cannot_save_or_change_scope_by_posting(client: Client, owner: Any, teammate: Any, team: Any, hello: Function) -> None:
+    client.force_login(owner)
+    save(client, name="team", scope="shared")
+    event = TestEvent.objects.get()
+    Membership.objects.filter(team=team, user=teammate).update(role="viewer")
+    client.force_login(teammate)
+    assert resave(client, event, scope="private").status_code == 403
+    assert save(client, name="x", scope="private").status_code == 403
+    event.refresh_from_db()
+    assert event.scope == "shared" and TestEvent.objects.count() == 1
+
+
+def test_sharing_refuses_a_name_already_taken_among_shared_events(client: Client, owner: Any, hello: Function) -> None:
+    client.force_login(owner)
+    save(client, name="same", scope="shared")
+    save(client, name="same", scope="private")
+    private = TestEvent.objects.get(scope="private")
+    response = resave(client, private, scope="shared")
+    assert response.status_code == 422 and "already exists" in response.content.decode()
+    private.refresh_from_db()
+    assert private.scope == "private"
+
+
+def test_save_as_new_from_a_private_event_uses_the_chosen_scope(client: Client, owner: Any, hello: Function) -> None:
+    client.force_login(owner)
+    save(client, name="draft", body='{"v": 1}')
+    draft = TestEvent.objects.get()
+    response = resave(client, draft, name="for the team", scope="shared", save_as_new="1")
+    assert response.status_code == 200 and "Saved as a new shared event" in response.content.decode()
+    copy = TestEvent.objects.get(name="for the team")
+    assert copy.scope == "shared" and copy.pk != draft.pk
+    draft.refresh_from_db()
+    assert draft.scope == "private"
+
+
+def test_save_rename_and_restore_say_what_happened_in_a_live_region(client: Client, owner: Any, hello: Function) -> None:
+    client.force_login(owner)
+    body = save(client, name="e", scope="shared", body='{"v": 1}').content.decode()
+    assert 'id="editor-status" role="status" aria-live="polite">Saved the new shared event “e”.' in body
+    event = TestEvent.objects.get()
+    resave(client, event, body='{"v": 2}')
+    body = client.post(f"/functions/hello/events/{event.pk}/versions/1/restore/", **HX).content.decode()
+    assert "Restored version 1 of “e”" in body
+    response = client.post(f"/functions/hello/events/{event.pk}/versions/1/restore/")
+    assert response.status_code == 302
+    assert "Restored version 1" in client.get(response["Location"]).content.decode()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from console.models import TestEvent
 from invocations.models import AccessKey, Activity, Function, FunctionVersion, Membership, PolicyStatement, Team
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,9 @@ def test_each_role_is_enforced_on_the_consoles_changes(
     run = client.post("/functions/hello/test/run/", {"body": "{}", "qualifier": "$LATEST"})
     assert (run.status_code != 403) is may_test
     shared = client.post("/functions/hello/events/", {"name": "s", "scope": "shared", "body": "{}"})
-    assert (shared.status_code != 403) is may_share
+    # A viewer gets a 403; a tester the editor again with the refusal under Sharing (issue 15).
+    assert (shared.status_code == 403) is (not may_test)
+    assert TestEvent.objects.filter(name="s", scope="shared").exists() is may_share
     if not may_deploy:
         assert "is not authorized to perform" in deploy.content.decode()
 

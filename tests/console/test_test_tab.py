@@ -156,3 +156,45 @@ def test_outsider_cannot_poll_a_run_of_another_team(client: Client, owner: Any, 
     started = runs.start_test(function=hello, caller=user_caller(user=owner, team=hello.team, via="console"), body="{}", qualifier="", asynchronous=False)
     client.force_login(outsider)
     assert client.get(f"/functions/hello/test/runs/{started.run.pk}/").status_code == 404
+
+
+def test_the_qualifier_picker_offers_every_version_and_alias_and_the_run_uses_it(
+    client: Client, owner: Any, hello: Function, monkeypatch: Any
+) -> None:
+    from invocations.models import Alias
+    from invocations.services import versions
+
+    monkeypatch.setattr("config.celery.app.send_task", lambda name, args: None)
+    versions.publish(hello)
+    Alias.objects.create(function=hello, name="live", function_version="1")
+    client.force_login(owner)
+    page = client.get("/functions/hello/test/").content.decode()
+    assert '<option value="1">Version 1</option>' in page and '<option value="live">live → 1</option>' in page
+    client.post("/functions/hello/test/run/", {"body": "{}", "qualifier": "live"}, **HX)
+    run = TestRun.objects.get()
+    assert run.qualifier == "live"
+    runs.run_console_test(run_id=run.pk)
+    invocation = Invocation.objects.get(request_id=run.request_id)
+    assert invocation.qualifier == "live" and invocation.executed_version == "1"
+    # Saving redraws the editor: the qualifier picked stays picked.
+    body = client.post("/functions/hello/events/", {"name": "e", "scope": "private", "body": "{}", "qualifier": "1"}, **HX).content.decode()
+    assert '<option value="1" selected>Version 1</option>' in body
+
+
+def test_the_async_header_says_when_a_retry_is_scheduled(client: Client, owner: Any, hello: Function, monkeypatch: Any) -> None:
+    import datetime
+
+    monkeypatch.setattr("invocations.dispatch._send", lambda *a: None)
+    client.force_login(owner)
+    started = runs.start_test(function=hello, caller=user_caller(user=owner, team=hello.team, via="console"), body="{}", qualifier="", asynchronous=True)
+    due = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    Invocation.objects.filter(request_id=started.run.request_id).update(status="queued", attempt=1, next_attempt_at=due)
+    body = client.get(f"/functions/hello/test/runs/{started.run.pk}/", **HX).content.decode()
+    assert "retry scheduled at 03:04:05 UTC" in body and "in progress: queued" not in body
+    assert 'data-final="0"' in body  # Test stays disabled while the retry is pending
+
+
+def test_the_result_panel_has_a_heading_to_move_focus_to(client: Client, owner: Any, hello: Function) -> None:
+    client.force_login(owner)
+    body = client.post("/functions/hello/test/run/", {"body": "{", "qualifier": "$LATEST"}, **HX).content.decode()
+    assert 'id="result-heading" tabindex="-1"' in body and 'data-final="1"' in body
