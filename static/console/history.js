@@ -49,6 +49,15 @@
     document.querySelectorAll("#compare-form input[name=pick]").forEach(function (i) { i.disabled = false; });
     syncCompare();
   });
-  document.addEventListener("DOMContentLoaded", function () { syncCompare(); });
+  // The invocation page's Replay editor: CodeMirror's own input gets the textarea's label
+  // (axe: "Form elements must have labels"). console.js builds the editors first.
+  function labelEditors() {
+    document.querySelectorAll("textarea[data-editor]").forEach(function (ta) {
+      var label = ta.id && document.querySelector("label[for='" + ta.id + "']");
+      if (ta._cm && label) ta._cm.getInputField().setAttribute("aria-label", label.textContent.trim());
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { syncCompare(); labelEditors(); });
   document.addEventListener("htmx:load", function () { syncCompare(); });
 })();
