@@ -89,7 +89,7 @@ def capture(*, endpoint: str, username: str, password: str, out: Path, retry_sec
         paths.append(out / "async-timeline.png")
         page.screenshot(path=str(paths[-1]))
 
-        page.goto(f"{endpoint}/history/")
+        page.goto(f"{endpoint}/functions/{NAME}/history/")
         page.locator("table.history").wait_for()
         paths.append(out / "history.png")
         page.screenshot(path=str(paths[-1]))
