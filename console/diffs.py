@@ -4,6 +4,7 @@ failure's Expected vs Actual."""
 from __future__ import annotations
 
 import difflib
+import re
 import json
 from dataclasses import dataclass
 
@@ -72,3 +73,28 @@ def pretty_value(text: str) -> str:
     if not isinstance(value, (dict, list)):
         return text
     return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+# What differs between any two runs and says nothing about them: the Compare page's log diff
+# replaces these before diffing (the metrics table above it compares the measured values).
+REQUEST_ID_MARK = "<request-id>"
+TIMESTAMP_MARK = "<time>"
+MEASURE_MARK = "<n>"
+_TIMESTAMP = re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+# The REPORT line's measurements (Duration, Billed Duration, Init Duration, Max Memory Used); Memory
+# Size is configuration, so a different value there is a real difference and stays.
+_MEASURE = re.compile(r"((?:Billed |Init )?Duration|Max Memory Used): [\d.]+")
+
+
+def normalise_logs(text: str, request_ids: tuple[str, ...]) -> str:
+    """``text`` with the invocations' own request ids, ISO timestamps and the REPORT line's
+    measurements replaced by fixed marks, so that a diff of two runs' logs marks real differences
+    only (every START/END/REPORT line and every runtime log line names its request id)."""
+    for request_id in request_ids:
+        if request_id:
+            text = text.replace(request_id, REQUEST_ID_MARK)
+    text = _TIMESTAMP.sub(TIMESTAMP_MARK, text)
+    return "\n".join(
+        _MEASURE.sub(lambda m: f"{m.group(1)}: {MEASURE_MARK}", line) if line.startswith("REPORT ") else line
+        for line in text.split("\n")
+    )

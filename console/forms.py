@@ -418,8 +418,9 @@ class HistoryForm(forms.Form):
     since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     request_id = forms.CharField(max_length=36, required=False, label="Request ID")
-    # Across functions only (the invocations page): a deleted function's records are found here.
-    function = forms.CharField(max_length=64, required=False)
+    # Across functions only (the invocations page): a select of the team's functions (the view
+    # fills it in); any name is accepted, so a link to a deleted function's records still works.
+    function = forms.CharField(max_length=64, required=False, widget=forms.Select)
     state = forms.ChoiceField(
         choices=[("", "live and deleted functions"), ("live", "live functions"), ("deleted", "deleted functions")],
         required=False, label="Functions",
@@ -428,8 +429,10 @@ class HistoryForm(forms.Form):
 
 
 class CompareForm(forms.Form):
-    a = forms.CharField(max_length=36)
-    b = forms.CharField(max_length=36)
+    a = forms.CharField(max_length=36, label="A")
+    b = forms.CharField(max_length=36, label="B")
+    # Logs are compared with request ids, timestamps and REPORT measurements normalised (diffs.normalise_logs).
+    raw = forms.BooleanField(required=False, label="Raw logs (no normalising)")
 
 
 class RunAllForm(forms.Form):

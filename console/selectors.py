@@ -191,3 +191,14 @@ def history(
     more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]
     return HistoryPage(rows=page, next_cursor=encode_cursor(page[-1]) if more and page else None)
+
+
+def function_names(caller: Caller) -> list[str]:
+    """The team's functions by name: the global history's function filter."""
+    return list(visible_functions(caller).order_by("name").values_list("name", flat=True))
+
+
+def recent_invocations(*, function: Function, exclude: Invocation, limit: int = 20) -> list[Invocation]:
+    """The function's latest invocations but ``exclude``: what an invocation page offers to compare with."""
+    rows = Invocation.objects.filter(function=function).exclude(pk=exclude.pk).only(*LIST_FIELDS)
+    return list(rows.order_by("-created_at", "-id")[:limit])

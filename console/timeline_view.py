@@ -8,7 +8,11 @@ destination delivery is still pending.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+
+from django.utils import dateformat
+from django.utils.timezone import localtime
 
 from console.models import TestRun
 from console.placeholders import pretty
@@ -70,5 +74,33 @@ def result_context(run: TestRun) -> dict[str, Any]:
         return {**context, "final": False}
     if asynchronous:
         events, final = timeline(invocation)
-        return {**context, "timeline": events, "final": final}
+        return {**context, "timeline": events, "final": final, "headline": async_headline(invocation, events, final)}
     return {**context, "final": True}
+
+
+def _when(moment: datetime) -> str:
+    return dateformat.format(localtime(moment), "Y-m-d H:i:s T")
+
+
+def async_headline(invocation: Invocation, events: list[Any], final: bool) -> str:
+    """What the header of an asynchronous invocation says now, in words that are true at each step
+    (a retry waiting is "queued" in the database, but the page says which attempt comes when)."""
+    attempts = [e for e in events if e.kind == "attempt"]
+    if final or invocation.condition:
+        text = f"{invocation.status} ({invocation.condition})" if invocation.condition else str(invocation.status)
+        if len(attempts) > 1:
+            text += f" after {len(attempts)} attempts"
+        if not final:
+            text += "; destination delivery pending"
+        return text
+    retry = next((e for e in events if e.kind == "retry-scheduled"), None)
+    if retry is not None and attempts:
+        last = attempts[-1].detail
+        failure = f" ({last['error_type']})" if last["error_type"] else ""
+        return (f"attempt {last['number']} {last['outcome']}{failure}; "
+                f"attempt {retry.detail['number']} of {retry.detail['of']} scheduled at {_when(retry.at)}")  # fmt: skip
+    if invocation.status == Invocation.Status.RUNNING:
+        return f"attempt {max(invocation.attempt, 1)} running"
+    if invocation.status == Invocation.Status.QUEUED:
+        return "queued, waiting for a worker" if not attempts else f"attempt {len(attempts) + 1} due now"
+    return str(invocation.status)

@@ -118,8 +118,11 @@ def _queue_url(target: Target) -> str:
 # --- sending ---------------------------------------------------------------------------------------
 
 
-def send_record(*, destination: str, record: dict[str, Any], function_arn: str, success: bool) -> None:
-    """Deliver an invocation record; raises DeliveryError (or a boto3 error) when it was not taken."""
+def send_record(*, destination: str, record: dict[str, Any], function_arn: str, success: bool) -> str | None:
+    """Deliver an invocation record; raises DeliveryError (or a boto3 error) when it was not taken.
+
+    Returns the request id of the invocation it started when the destination is a function (the
+    console links the two), else None."""
     target = parse(destination)
     body = json.dumps(record, separators=(",", ":"))
     if target.kind == SQS:
@@ -142,11 +145,12 @@ def send_record(*, destination: str, record: dict[str, Any], function_arn: str, 
         if response.get("FailedEntryCount"):
             raise DeliveryError(f"PutEvents refused the entry: {response.get('Entries')}")
     elif target.kind == LAMBDA:
-        _invoke_function(destination, body.encode(), source_arn=function_arn)
+        return _invoke_function(destination, body.encode(), source_arn=function_arn)
     elif target.kind == WEBHOOK:
         webhook(url=destination, body=body.encode(), request_id=str(record["requestContext"]["requestId"]))
     else:
         raise DeliveryError(f"unsupported destination {destination}")
+    return None
 
 
 def send_dead_letter(*, destination: str, body: str, request_id: str, error_code: int, error_message: str) -> None:
@@ -167,10 +171,13 @@ def send_dead_letter(*, destination: str, body: str, request_id: str, error_code
         raise DeliveryError(f"a dead-letter queue must be SQS or SNS, not {destination}")
 
 
-def _invoke_function(arn: str, payload: bytes, *, source_arn: str) -> None:
+def _invoke_function(arn: str, payload: bytes, *, source_arn: str) -> str:
     """Invoke a destination function as the source function's account: in that account it may; in
     another, only where the destination's policy lets that account invoke it (checked again here,
-    as a permission removed since the config was written must stop the deliveries)."""
+    as a permission removed since the config was written must stop the deliveries).
+
+    Asynchronously, as AWS does (the record is the destination's event); recorded with source
+    "destination", not "trigger": no event source mapping started it. Returns its request id."""
     from invocations.access import account_caller, team_of_account
     from invocations.models import Invocation
     from invocations.services import invoke as invoke_service
@@ -178,6 +185,7 @@ def _invoke_function(arn: str, payload: bytes, *, source_arn: str) -> None:
     team = team_of_account(source_arn.split(":")[4])
     if team is None:
         raise DeliveryError(f"the account of {source_arn} no longer exists")
+    request_id = str(uuid.uuid4())
     invoke_service.invoke(
         caller=account_caller(team),
         function_name=arn,
@@ -186,9 +194,10 @@ def _invoke_function(arn: str, payload: bytes, *, source_arn: str) -> None:
         invocation_type=invoke_service.EVENT,
         log_type=None,
         client_context=None,
-        source=Invocation.Source.TRIGGER,
-        request_id=str(uuid.uuid4()),
+        source=Invocation.Source.DESTINATION,
+        request_id=request_id,
     )
+    return request_id
 
 
 # --- webhooks --------------------------------------------------------------------------------------

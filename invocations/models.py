@@ -185,13 +185,17 @@ class Invocation(models.Model):
     """One invocation, from any path. Written for every call, sync or async."""
 
     class Source(models.TextChoices):
-        CONSOLE = "console"
-        API = "api"
-        CLI = "cli"
-        URL = "url"
-        TRIGGER = "trigger"
-        ASYNC_RETRY = "async-retry"
-        SUITE = "suite"  # a saved event run by a test suite (console/services/suites.py)
+        # Labels spelled out: TextChoices would title-case the names into "Api", "Cli", "Url".
+        CONSOLE = "console", "Console"
+        API = "api", "API"
+        CLI = "cli", "CLI"
+        URL = "url", "URL"
+        TRIGGER = "trigger", "Trigger"
+        ASYNC_RETRY = "async-retry", "Async retry"
+        SUITE = "suite", "Suite"  # a saved event run by a test suite (console/services/suites.py)
+        # An OnSuccess/OnFailure destination that is a function (destinations._invoke_function):
+        # the DestinationDelivery that caused it points at it (``caused``).
+        DESTINATION = "destination", "Destination"
 
     class Type(models.TextChoices):
         REQUEST_RESPONSE = "RequestResponse"
@@ -286,6 +290,9 @@ class InvocationAttempt(models.Model):
     # When the next attempt is due (None when this attempt was the last).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     worker = models.CharField(max_length=200, blank=True)
+    # This attempt's log tail (recorder.tail_of_logs): the event's own ``logs`` are the last
+    # attempt's only, and a retried event is read to see why the earlier attempts failed.
+    logs = models.TextField(blank=True)
 
     class Meta:
         ordering = ["invocation", "number", "id"]
@@ -320,6 +327,11 @@ class DestinationDelivery(models.Model):
     payload = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # A function destination: the invocation this delivery started (its source is "destination");
+    # read back from that invocation as ``caused_by``.
+    caused = models.ForeignKey(
+        Invocation, null=True, blank=True, on_delete=models.SET_NULL, related_name="caused_by"
+    )
 
     def __str__(self) -> str:
         return f"{self.kind} {self.destination}"

@@ -5,11 +5,12 @@
     [TimelineEvent(kind="queued", at=…, detail={...}),
      TimelineEvent(kind="attempt", at=…, detail={"number": 1, "outcome": "failed",
                    "error_type": "ValueError", "duration_ms": 3.1, "worker": "...",
-                   "finished_at": …, "next_attempt_at": …, "delay_seconds": 60.0}),
-     TimelineEvent(kind="retry-scheduled", at=…, detail={"number": 2}),   # only while waiting
+                   "finished_at": …, "next_attempt_at": …, "delay_seconds": 60.0, "logs": "START …"}),
+     TimelineEvent(kind="retry-scheduled", at=…, detail={"number": 2, "of": 3}),   # only while waiting
      TimelineEvent(kind="final", at=…, detail={"status": "failed", "condition": "RetriesExhausted"}),
      TimelineEvent(kind="delivery", at=…, detail={"kind": "on-failure", "destination": "arn:…",
-                   "status": "delivered", "attempts": 1, "last_error": "", "delivered_at": …})]
+                   "status": "delivered", "attempts": 1, "last_error": "", "delivered_at": …,
+                   "caused": "request id of the destination function's invocation, or None"})]
 
 ``async_invocation(function_name=, request_id=)`` is the JSON of GetAsyncInvocation (beyond AWS).
 """
@@ -23,7 +24,8 @@ from typing import Any
 from invocations.access import Caller, find_function
 from invocations.arns import FunctionRef, arn_of
 from invocations.errors import ResourceNotFoundException
-from invocations.models import LATEST, Invocation
+from invocations.models import LATEST, Invocation, InvocationAttempt
+from invocations.services import event_invoke_config
 
 
 @dataclass(frozen=True)
@@ -34,12 +36,23 @@ class TimelineEvent:
 
 
 _FINAL = {Invocation.Status.SUCCEEDED, Invocation.Status.FAILED, Invocation.Status.TIMED_OUT, Invocation.Status.THROTTLED}
+# Outcomes where the function ran: only these consume MaximumRetryAttempts (retry_policy.decide).
+_RAN = {InvocationAttempt.Outcome.SUCCEEDED, InvocationAttempt.Outcome.FAILED, InvocationAttempt.Outcome.TIMED_OUT}
+
+
+def planned_attempts(outcomes: list[str], maximum_retry_attempts: int) -> int:
+    """How many attempts the event gets if every run fails: the first run plus the retries, plus
+    the attempts that never ran the function (throttles, lost workers), which AWS does not count
+    against the retry budget."""
+    return maximum_retry_attempts + 1 + sum(1 for outcome in outcomes if outcome not in _RAN)
 
 
 def async_timeline(invocation: Invocation) -> list[TimelineEvent]:
-    """Queued, each attempt (outcome, delay before the next), deliveries and the final state. Two queries."""
+    """Queued, each attempt (outcome, delay before the next, its logs), deliveries and the final
+    state. Three queries (four while a retry waits: its event invoke config)."""
     events = [TimelineEvent("queued", invocation.created_at, {"request_id": invocation.request_id})]
-    for attempt in invocation.attempts.all():
+    attempts = list(invocation.attempts.all())
+    for attempt in attempts:
         delay = None
         if attempt.next_attempt_at and attempt.finished_at:
             delay = round((attempt.next_attempt_at - attempt.finished_at).total_seconds(), 3)
@@ -56,18 +69,24 @@ def async_timeline(invocation: Invocation) -> list[TimelineEvent]:
                     "finished_at": attempt.finished_at,
                     "next_attempt_at": attempt.next_attempt_at,
                     "delay_seconds": delay,
+                    "logs": attempt.logs,
                 },
             )
         )
-    if invocation.status == Invocation.Status.QUEUED and invocation.next_attempt_at and invocation.attempts.exists():
+    if invocation.status == Invocation.Status.QUEUED and invocation.next_attempt_at and attempts:
+        config = event_invoke_config.retry_config(
+            event_invoke_config.config_for(function_id=invocation.function_id, qualifier=invocation.qualifier)
+        )
+        of = planned_attempts([a.outcome for a in attempts], config.maximum_retry_attempts)
+        number = attempts[-1].number + 1
         events.append(
-            TimelineEvent("retry-scheduled", invocation.next_attempt_at, {"number": invocation.attempt + 1})
+            TimelineEvent("retry-scheduled", invocation.next_attempt_at, {"number": number, "of": max(of, number)})
         )
     if invocation.condition and invocation.status in _FINAL:
         events.append(
             TimelineEvent("final", invocation.finished_at, {"status": invocation.status, "condition": invocation.condition})
         )
-    for delivery in invocation.deliveries.order_by("id"):
+    for delivery in invocation.deliveries.select_related("caused").order_by("id"):
         events.append(
             TimelineEvent(
                 "delivery",
@@ -81,6 +100,7 @@ def async_timeline(invocation: Invocation) -> list[TimelineEvent]:
                     "last_error": delivery.last_error,
                     "delivered_at": delivery.delivered_at,
                     "next_attempt_at": delivery.next_attempt_at,
+                    "caused": delivery.caused.request_id if delivery.caused else None,
                 },
             )
         )

@@ -98,6 +98,8 @@ _RESULT_FIELDS: Final = (
     "init_duration_ms", "memory_size_mb", "max_memory_used_mb", "cold_start", "started_at", "finished_at",
     "attempt", "condition", "next_attempt_at", "dispatched_at", "worker",
 )  # fmt: skip
+# What the end of an attempt writes on its own row: its logs too, as the event keeps the last one's only.
+_ATTEMPT_FIELDS: Final = ("outcome", "error_type", "duration_ms", "finished_at", "next_attempt_at", "logs")
 _CONFIG_FIELDS: Final = (
     "id", "function", "qualifier", "maximum_retry_attempts", "maximum_event_age_in_seconds",
     "on_success_destination", "on_failure_destination",
@@ -217,7 +219,7 @@ def _store_attempt(invocation: Invocation, attempt: InvocationAttempt | None) ->
         rows.update(
             InvocationAttempt,
             attempt.pk,
-            {name: getattr(attempt, name) for name in ("outcome", "error_type", "duration_ms", "finished_at", "next_attempt_at")},
+            {name: getattr(attempt, name) for name in _ATTEMPT_FIELDS},
         )
     deferred = invocation.get_deferred_fields()  # fields neither read nor set are left alone
     rows.update(
@@ -348,6 +350,7 @@ def _run_attempt(invocation: Invocation, attempt: InvocationAttempt, version: Fu
             attempt.outcome = _ATTEMPT_OF_RESULT.get(result.status, Attempt.FAILED)
             attempt.error_type = result.error_type or ""
             attempt.duration_ms = result.duration_ms
+            attempt.logs = invocation.logs
             outcome = Outcome.SUCCEEDED if result.status == "succeeded" else Outcome.FUNCTION_ERROR
     now = timezone.now()
     attempt.finished_at = now
@@ -498,7 +501,7 @@ def deliver(*, delivery_id: int) -> None:
     delivery = DestinationDelivery.objects.select_related("invocation").get(pk=delivery_id)
     delivery.attempts += 1
     try:
-        _send(delivery)
+        caused = _send(delivery)
     except Exception as error:  # boto3, network, a refused webhook: all recorded and retried
         logger.warning("delivery %s to %s failed: %s", delivery.pk, delivery.destination, error)
         delivery.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -515,10 +518,13 @@ def deliver(*, delivery_id: int) -> None:
         delivery.delivered_at = timezone.now()
         delivery.next_attempt_at = None
         delivery.last_error = ""
-    delivery.save(update_fields=["status", "attempts", "last_error", "delivered_at", "next_attempt_at"])
+        if caused:
+            delivery.caused = Invocation.objects.filter(request_id=caused).only("pk").first()
+    delivery.save(update_fields=["status", "attempts", "last_error", "delivered_at", "next_attempt_at", "caused"])
 
 
-def _send(delivery: DestinationDelivery) -> None:
+def _send(delivery: DestinationDelivery) -> str | None:
+    """Send the delivery's message; the request id of the invocation it started, if a function's."""
     message = json.loads(delivery.payload)
     if delivery.kind == DestinationDelivery.Kind.DEAD_LETTER:
         destinations.send_dead_letter(
@@ -528,8 +534,8 @@ def _send(delivery: DestinationDelivery) -> None:
             error_code=int(message["ErrorCode"]),
             error_message=message["ErrorMessage"],
         )
-        return
-    destinations.send_record(
+        return None
+    return destinations.send_record(
         destination=delivery.destination,
         record=message,
         function_arn=message["requestContext"]["functionArn"],

@@ -1,5 +1,5 @@
 /* The console's small amount of JavaScript: CodeMirror editors, JSON validation with line and
-   column, Format, copy buttons, and picking two invocations to compare. Everything works without
+   column, Format, and copy buttons. Everything works without
    it (plain textareas and forms); this only makes it nicer. */
 (function () {
   "use strict";
@@ -158,14 +158,7 @@
   document.addEventListener("htmx:load", function (event) { syncExpectOn(event.detail.elt); });
   document.addEventListener("DOMContentLoaded", function () { syncExpectOn(document); });
 
-  document.addEventListener("submit", function (event) {
-    if (event.target.id !== "compare-form") return;
-    var picked = Array.prototype.map.call(event.target.querySelectorAll("input[name=pick]:checked"), function (i) { return i.value; });
-    if (picked.length !== 2) { event.preventDefault(); alert("Pick exactly two invocations to compare."); return; }
-    event.target.querySelector("#compare-a").value = picked[0];
-    event.target.querySelector("#compare-b").value = picked[1];
-    event.target.querySelectorAll("input[name=pick]").forEach(function (i) { i.disabled = true; });
-  });
+  // Picking two invocations to compare: static/console/history.js (loaded by the history pages).
 
   document.addEventListener("change", function (event) {
     // Create page: a still-untouched blank template follows the chosen runtime.

@@ -189,8 +189,11 @@ def test_the_async_header_says_when_a_retry_is_scheduled(client: Client, owner: 
     started = runs.start_test(function=hello, caller=user_caller(user=owner, team=hello.team, via="console"), body="{}", qualifier="", asynchronous=True)
     due = datetime.datetime(2030, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
     Invocation.objects.filter(request_id=started.run.request_id).update(status="queued", attempt=1, next_attempt_at=due)
+    invocation = Invocation.objects.get(request_id=started.run.request_id)
+    invocation.attempts.create(number=1, outcome="failed", error_type="Unhandled", finished_at=due, next_attempt_at=due)
     body = client.get(f"/functions/hello/test/runs/{started.run.pk}/", **HX).content.decode()
-    assert "retry scheduled at 03:04:05 UTC" in body and "in progress: queued" not in body
+    assert "attempt 1 failed (Unhandled); attempt 2 of 3 scheduled at 2030-01-02 03:04:05 UTC" in body
+    assert "in progress: queued" not in body
     assert 'data-final="0"' in body  # Test stays disabled while the retry is pending
 
 

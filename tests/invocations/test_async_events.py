@@ -399,3 +399,45 @@ def test_the_status_route_answers_signed_requests(settings: Any, access_key: Any
     assert document["Deliveries"][0]["Kind"] == "on-failure"
     assert get("/2015-03-31/functions/echo/async-invocations/nope").status_code == 404
     assert Client().get(f"/2015-03-31/functions/echo/async-invocations/{invocation.request_id}").status_code == 403
+
+
+LOUD_FAILING_PY = "def handler(event, context):\n    print('run at', event['k'])\n    raise ValueError('bad')\n"
+
+
+def test_each_attempt_keeps_its_own_logs(settings: Any) -> None:
+    fn = make_function("loud", files={"app.py": LOUD_FAILING_PY}, code_dir=settings.LAMBDA_CODE_DIR)
+    configure(fn, maximum_retry_attempts=1)
+    invocation = event(fn)
+    run_until_final(invocation)
+    first, second = invocation.attempts.order_by("number")
+    assert "run at v" in first.logs and "run at v" in second.logs
+    # Each attempt's own START line (the event's logs are the last attempt's only).
+    assert first.logs.count("START RequestId") == 1 and second.logs.count("START RequestId") == 1
+    assert first.logs != second.logs and invocation.logs == second.logs
+    assert [e.detail["logs"] for e in async_timeline(invocation) if e.kind == "attempt"] == [first.logs, second.logs]
+
+
+def test_a_waiting_retry_says_which_attempt_of_how_many(settings: Any) -> None:
+    fn = function(settings, failing=True)
+    invocation = event(fn)  # no config: MaximumRetryAttempts 2, so three attempts
+    tasks.run_queued_invocation(invocation.pk)
+    invocation.refresh_from_db()
+    scheduled = async_timeline(invocation)[-1]
+    assert (scheduled.kind, scheduled.detail) == ("retry-scheduled", {"number": 2, "of": 3})
+    assert scheduled.at == invocation.next_attempt_at
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "retries", "planned"),
+    [
+        ([], 2, 3),
+        (["failed"], 2, 3),
+        (["throttled", "failed"], 2, 4),  # a throttle does not use up the retry budget
+        (["platform-error", "throttled"], 0, 3),
+        (["timed-out"], 1, 2),
+    ],
+)
+def test_planned_attempts_count_only_runs_against_the_budget(outcomes: list[str], retries: int, planned: int) -> None:
+    from invocations.timeline import planned_attempts
+
+    assert planned_attempts(outcomes, retries) == planned

@@ -177,6 +177,10 @@ def test_records_reach_another_function_as_an_event(settings: Any, condition: st
     invocation = finished_event(settings, condition, f"{ARN}:receiver")
     received = Invocation.objects.get(function_name="receiver")
     assert (received.invocation_type, received.status) == ("Event", "queued")
+    # Labelled as a destination invocation (not "trigger"), and linked both ways through the delivery.
+    assert received.source == Invocation.Source.DESTINATION
+    delivery = invocation.deliveries.get()
+    assert delivery.caused == received and received.caused_by.get() == delivery
     check_record(json.loads(received.payload), invocation, condition)
     tasks.run_queued_invocation(received.pk)  # and it runs like any event
     received.refresh_from_db()
