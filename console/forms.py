@@ -216,3 +216,13 @@ class CodeTestChoiceForm(forms.Form):
     """After a deploy started from the Code tab's Test button: which event to run then."""
 
     then_test = forms.RegexField(regex=r"^(last|empty|\d{1,12})$", required=False)
+
+
+class MoveFunctionForm(forms.Form):
+    """The team a function moves to: one the user administers (the service checks again)."""
+
+    team = forms.TypedChoiceField(coerce=int, label="New team")
+
+    def __init__(self, *args: Any, teams: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = [("", "Choose a team")] + [(t.pk, f"{t.name} ({t.account_id})") for t in teams]

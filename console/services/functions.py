@@ -13,12 +13,13 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from console.services import package_tree
 from invocations.access import Caller
 from invocations.arns import FunctionRef
-from console.services import package_tree
 from invocations.errors import AccessDeniedException, AwsError, PreconditionFailedException
-from invocations.models import Function, FunctionVersion
+from invocations.models import Function, FunctionVersion, Membership, Team
 from invocations.selectors import parse_control_function_name
 from invocations.services import code as code_service
 from invocations.services import functions as function_service
@@ -295,3 +296,28 @@ def update_configuration(
     except AwsError as error:
         raise field_errors(error, "reserved_concurrency") from None
     return version
+
+
+# --- delete and move ------------------------------------------------------------------------------
+
+
+def delete_function(*, caller: Caller, function: Function) -> None:
+    """DeleteFunction of the whole function (a developer's, as on the API)."""
+    function_service.delete_function(caller=caller, ref=ref_of(function))
+
+
+def move_targets(user: Any, function: Function) -> list[Team]:
+    """The teams the user may move ``function`` to: the others they administer (all, for a superuser)."""
+    teams = Team.objects.exclude(pk=function.team_id).order_by("name")
+    if not user.is_superuser:
+        teams = teams.filter(memberships__user=user, memberships__role=Membership.Role.ADMIN)
+    return list(teams)
+
+
+def move_function(*, caller: Caller, function: Function, team: Team) -> Function:
+    try:
+        return function_service.move_function(caller=caller, function=function, team=team)
+    except AwsError as error:
+        if isinstance(error, AccessDeniedException):
+            raise
+        raise FieldErrors({"team": [str(error.message or error.code)]}) from None

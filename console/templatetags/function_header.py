@@ -22,3 +22,11 @@ def function_arn(function: Function) -> str:
 @register.inclusion_tag("console/_function_summary.html")
 def function_summary_card(function: Function) -> dict[str, Any]:
     return {"summary": function_summary(function), "function": function}
+
+
+@register.simple_tag(takes_context=True)
+def danger_zone(context: Any, function: Function) -> dict[str, Any]:
+    """What the Configuration tab's danger zone offers this user (the views check again)."""
+    from console.views.function_admin import danger_zone_context
+
+    return danger_zone_context(context["request"], function)

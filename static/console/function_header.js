@@ -19,6 +19,25 @@
     return ok;
   }
 
+  // Danger zone: the Delete link opens a confirmation dialog naming the function (without
+  // JavaScript it is a link to the same confirmation as a page). Focus starts on Cancel.
+  document.addEventListener("click", function (event) {
+    var opener = event.target.closest("[data-open-dialog]");
+    if (opener) {
+      var dialog = document.querySelector(opener.dataset.openDialog);
+      if (dialog && dialog.showModal) {
+        event.preventDefault();
+        dialog.showModal();
+        var cancel = dialog.querySelector("[data-close-dialog]");
+        if (cancel) cancel.focus();
+        dialog.addEventListener("close", function () { opener.focus(); }, { once: true });
+      }
+      return;
+    }
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) { closer.closest("dialog").close(); }
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-copy-text]");
     if (!button) return;
