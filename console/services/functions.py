@@ -147,7 +147,7 @@ def create_function(
     if zip_data is None:
         if blank is None:
             raise FieldErrors({"runtime": [f"There is no inline template for {runtime}: upload a .zip package."]})
-        zip_data = zip_of({blank.filename: source if source is not None else blank.source})
+        zip_data = zip_of({blank.filename: package_tree.lf(source) if source is not None else blank.source})
     handler = blank.handler if blank else "function.handler"
     try:
         version = function_service.create_function(
@@ -208,7 +208,7 @@ def deploy_file(*, caller: Caller, version: FunctionVersion, filename: str, sour
         info = zipfile.ZipInfo(filename)
         info.external_attr = (0o644 | 0o100000) << 16
         info.compress_type = zipfile.ZIP_DEFLATED
-        out.writestr(info, source)
+        out.writestr(info, package_tree.lf(source))
     return deploy_zip(caller=caller, version=version, zip_data=buffer.getvalue())
 
 

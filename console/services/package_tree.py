@@ -94,6 +94,12 @@ def listing(version: FunctionVersion) -> Listing:
     return Listing(files=shown, total=len(infos))
 
 
+def lf(text: str) -> str:
+    """A textarea's text with Unix line ends: browsers submit CRLF, and "#!/bin/sh\r" is no
+    interpreter (a custom runtime's bootstrap would fail with "No such file or directory")."""
+    return text.replace("\r\n", "\n")
+
+
 def path_problem(path: str) -> str | None:
     """Why ``path`` cannot name a file in a package (None when it can)."""
     if not path:
@@ -176,8 +182,12 @@ def build(version: FunctionVersion, entries: list[Entry]) -> bytes:
             for _, entry in plan:
                 original = infos.get(entry.original)
                 data = archive.read(original) if archive is not None and original is not None else None
-                if data is None or (original is not None and original.file_size <= MAX_TEXT_BYTES and _decode(data) is not None):
-                    data = entry.text.encode("utf-8")  # a text file: the edited content
+                current = _decode(data) if data is not None and original is not None and original.file_size <= MAX_TEXT_BYTES else None
+                if data is None or current is not None:
+                    text = lf(entry.text)
+                    if current is None or lf(current) != text:
+                        data = text.encode("utf-8")  # a text file: the edited content
+                    # else unchanged: the original bytes stay (CRLF line ends included)
                 # else a binary (or too large) file: its bytes are kept, perhaps under a new path
                 info = zipfile.ZipInfo(entry.path, date_time=original.date_time if original else (1980, 1, 1, 0, 0, 0))
                 info.create_system = 3

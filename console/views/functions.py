@@ -95,8 +95,11 @@ def _code_context(request: HtmxHttpRequest, function: Function, formset: Any = N
     for index, form in enumerate(formset.forms):
         shown = by_path.get(form["original"].value() or "")
         rows.append({"form": form, "index": index, "file": shown, "new": shown is None})
-    selected = request.GET.get("file", "")
-    selected_index = next((r["index"] for r in rows if r["file"] and r["file"].path == selected), None)
+    selected = request.GET.get("file", "") or request.POST.get("selected", "")
+    # After a refused deploy, the first row with an error is shown (its field says why).
+    selected_index = next((r["index"] for r in rows if r["form"].is_bound and r["form"].errors), None)
+    if selected_index is None:
+        selected_index = next((r["index"] for r in rows if r["file"] and r["file"].path == selected), None)
     if selected_index is None:
         handler = function_service.handler_file(latest, [f.path for f in listing.files if f.editable])
         selected_index = next((r["index"] for r in rows if r["file"] and r["file"].path == handler), 0)

@@ -232,3 +232,13 @@ def test_every_function_page_shows_the_arn_with_a_copy_button_and_the_summary(cl
         assert f'<code id="function-arn">arn:aws:lambda:us-east-1:{hello.team.account_id}:function:hello</code>' in body, path
         assert 'id="copy-arn"' in body and ">Copy ARN</button>" in body
         assert '<dd id="summary-invocations">1</dd>' in body and "12.5 ms" in body
+
+
+def test_browser_crlf_line_ends_are_stored_as_lf_and_untouched_files_keep_their_bytes(client: Client, owner: Any, team: Team) -> None:
+    function = with_files(client, owner, {"dos.txt": "a\r\nb\r\n", "run.sh": "x"})
+    response = client.post("/functions/tree/", tree_post(function, [
+        {"original": "dos.txt", "path": "dos.txt", "content": "a\r\nb\r\n"},
+        {"original": "run.sh", "path": "run.sh", "content": "#!/bin/sh\r\necho hi\r\n"},
+    ]))
+    assert response.status_code == 302
+    assert package(function) == {"dos.txt": b"a\r\nb\r\n", "run.sh": b"#!/bin/sh\necho hi\n"}
