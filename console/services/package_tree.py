@@ -194,6 +194,7 @@ def build(version: FunctionVersion, entries: list[Entry]) -> bytes:
                 mode = (original.external_attr >> 16) & 0o7777 if original is not None and original.create_system == 3 else 0
                 info.external_attr = ((mode or new_file_mode(entry.text, entry.path)) | REGULAR_FILE) << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
+                assert data is not None
                 out.writestr(info, data)
         return buffer.getvalue()
     finally:

@@ -184,9 +184,9 @@ def code(request: HtmxHttpRequest, name: str) -> HttpResponse:
             messages.success(request, f"Deployed. Code SHA-256 {latest.code_sha256}.{started}")
             if not request.htmx:
                 return redirect(f"{reverse('console:code', args=[name])}?file={form.cleaned_data['filename']}")
-    errors = [m for ms in form.errors.values() for m in ms]
-    context = {**_code_context(request, function, tree_errors=errors), "deploy_suite": deploy_suite, "deployed": not errors}
-    return render_page(request, "console/function_code.html", context, partial="editor", status=422 if errors and request.htmx else 200)
+    problems = [m for ms in form.errors.values() for m in ms]
+    context = {**_code_context(request, function, tree_errors=problems), "deploy_suite": deploy_suite, "deployed": not problems}
+    return render_page(request, "console/function_code.html", context, partial="editor", status=422 if problems and request.htmx else 200)
 
 
 @login_required
