@@ -456,3 +456,33 @@ class SuiteCompareForm(forms.Form):
 
 class RunOnDeployForm(forms.Form):
     run_on_deploy = forms.ChoiceField(choices=[("on", "on"), ("off", "off")])
+
+
+class PackageFileForm(forms.Form):
+    """One file of the Code tab's tree: where it was (``original``, empty for a new file), where it
+    goes (``path``: a rename when they differ), its text, or deleted. Paths are checked with the
+    whole tree (console/services/package_tree.py), where duplicates can be seen."""
+
+    original = forms.CharField(required=False, max_length=1024, widget=forms.HiddenInput)
+    path = forms.CharField(required=False, strip=True, max_length=1024, label="File path")
+    content = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 20, "class": "code", "spellcheck": "false"}))
+    delete = forms.BooleanField(required=False, label="Delete this file")
+
+
+PackageFileFormSet = forms.formset_factory(PackageFileForm, extra=1, max_num=2000, absolute_max=2000, validate_max=True)
+
+
+class CodeTestChoiceForm(forms.Form):
+    """After a deploy started from the Code tab's Test button: which event to run then."""
+
+    then_test = forms.RegexField(regex=r"^(last|empty|\d{1,12})$", required=False)
+
+
+class MoveFunctionForm(forms.Form):
+    """The team a function moves to: one the user administers (the service checks again)."""
+
+    team = forms.TypedChoiceField(coerce=int, label="New team")
+
+    def __init__(self, *args: Any, teams: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = [("", "Choose a team")] + [(t.pk, f"{t.name} ({t.account_id})") for t in teams]

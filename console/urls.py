@@ -1,7 +1,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from console.views import events, function_settings, functions, history, keys, suites, team, test_tab, triggers, versions
+from console.views import (
+    events,
+    function_admin,
+    function_settings,
+    functions,
+    history,
+    keys,
+    suites,
+    team,
+    test_tab,
+    triggers,
+    versions,
+)
 
 app_name = "console"
 
@@ -20,6 +32,8 @@ urlpatterns = [
     path("functions/new/", functions.function_create, name="function_create"),
     path(F, functions.code, name="code"),
     path(F + "code/upload/", functions.code_upload, name="code_upload"),
+    path(F + "delete/", function_admin.delete, name="function_delete"),
+    path(F + "team/", function_admin.move, name="function_move"),
     path(F + "configuration/", function_settings.configuration, name="configuration"),
     path(F + "configuration/async/", function_settings.async_config, name="async_config"),
     path(F + "configuration/url/", function_settings.url_config, name="url_config"),

@@ -60,7 +60,8 @@ DEVELOP: Final = (
     "lambda:TagResource", "lambda:UntagResource",
 )  # fmt: skip
 # The team itself (admin): not lambda: actions, so no resource policy can hand them to anyone.
-ADMINISTER: Final = ("workbench:ManageMembers", "workbench:ManageAccessKeys")
+# MoveFunction: a function changes team (account); the caller must be an admin of both.
+ADMINISTER: Final = ("workbench:ManageMembers", "workbench:ManageAccessKeys", "workbench:MoveFunction")
 
 MINIMUM_ROLE: Final[Mapping[str, str]] = {
     **{action: VIEWER for action in READ},

@@ -13,13 +13,15 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 
+from console.services import package_tree
 from invocations.access import Caller
 from invocations.arns import FunctionRef
-from invocations.errors import AccessDeniedException, AwsError
-from invocations.models import Function, FunctionVersion
+from invocations.errors import AccessDeniedException, AwsError, PreconditionFailedException
+from invocations.models import Function, FunctionVersion, Membership, Team
 from invocations.selectors import parse_control_function_name
 from invocations.services import code as code_service
 from invocations.services import functions as function_service
@@ -62,12 +64,35 @@ _NODE = Blank(
     '  return { statusCode: 200, body: JSON.stringify("Hello from Lambda!") };\n};\n',
 )
 
+# A custom runtime's bootstrap speaks the Runtime API itself. The sandbox has /bin/sh and curl (the
+# engine's provided.* tests run this same loop), so the template needs nothing from the package.
+_BOOTSTRAP = Blank(
+    "bootstrap",
+    "function.handler",
+    """#!/bin/sh
+# A custom runtime (provided.*): Lambda runs this file and it answers events through the Runtime API.
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT=$(curl -sS -D "$HEADERS" "$API/invocation/next")
+  REQUEST_ID=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)
+  rm -f "$HEADERS"
+  echo "event: $EVENT"
+  curl -sS -X POST "$API/invocation/$REQUEST_ID/response" \\
+    -d "{\\"statusCode\\": 200, \\"body\\": \\"Hello from Lambda!\\", \\"event\\": $EVENT}" >/dev/null
+done
+""",
+)
+
 
 def blank_for(runtime: str) -> Blank | None:
     if runtime.startswith("python3"):
         return _PYTHON
     if runtime.startswith("nodejs"):
         return _NODE
+    if runtime.startswith("provided"):
+        return _BOOTSTRAP
     return None
 
 
@@ -100,7 +125,8 @@ def zip_of(files: dict[str, str]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in files.items():
             info = zipfile.ZipInfo(name)
-            info.external_attr = (0o644 | 0o100000) << 16
+            info.create_system = 3
+            info.external_attr = (package_tree.new_file_mode(text, name) | 0o100000) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, text)
     return buffer.getvalue()
@@ -125,8 +151,8 @@ def create_function(
     if zip_data is None:
         if blank is None:
             raise FieldErrors({"runtime": [f"There is no inline template for {runtime}: upload a .zip package."]})
-        zip_data = zip_of({blank.filename: source if source is not None else blank.source})
-    handler = blank.handler if blank else "bootstrap.handler"
+        zip_data = zip_of({blank.filename: package_tree.lf(source) if source is not None else blank.source})
+    handler = blank.handler if blank else "function.handler"
     try:
         version = function_service.create_function(
             caller=caller,
@@ -186,8 +212,29 @@ def deploy_file(*, caller: Caller, version: FunctionVersion, filename: str, sour
         info = zipfile.ZipInfo(filename)
         info.external_attr = (0o644 | 0o100000) << 16
         info.compress_type = zipfile.ZIP_DEFLATED
-        out.writestr(info, source)
+        out.writestr(info, package_tree.lf(source))
     return deploy_zip(caller=caller, version=version, zip_data=buffer.getvalue())
+
+
+def deploy_tree(
+    *, caller: Caller, version: FunctionVersion, entries: list[package_tree.Entry], revision_id: str
+) -> FunctionVersion:
+    """UpdateFunctionCode with the Code tab's edited tree; ``revision_id`` is the $LATEST the page
+    showed, so a deploy over someone else's newer code is refused rather than silently undone."""
+    zip_data = package_tree.build(version, entries)
+    try:
+        return function_service.update_function_code(
+            caller=caller, ref=ref_of(version.function), code={"ZipFile": base64.b64encode(zip_data).decode()},
+            revision_id=revision_id or None,
+        )
+    except PreconditionFailedException:
+        raise package_tree.TreeErrors(tree=[
+            "The code changed since this page was opened (another deploy): reload the page to see it, then edit again."
+        ]) from None
+    except AwsError as error:
+        if isinstance(error, AccessDeniedException):
+            raise
+        raise package_tree.TreeErrors(tree=[str(error.message or error.code)]) from None
 
 
 def deploy_zip(*, caller: Caller, version: FunctionVersion, zip_data: bytes) -> FunctionVersion:
@@ -247,3 +294,28 @@ def update_configuration(
             except AwsError as error:
                 raise field_errors(error, "tags") from None
     return version
+
+
+# --- delete and move ------------------------------------------------------------------------------
+
+
+def delete_function(*, caller: Caller, function: Function) -> None:
+    """DeleteFunction of the whole function (a developer's, as on the API)."""
+    function_service.delete_function(caller=caller, ref=ref_of(function))
+
+
+def move_targets(user: Any, function: Function) -> list[Team]:
+    """The teams the user may move ``function`` to: the others they administer (all, for a superuser)."""
+    teams = Team.objects.exclude(pk=function.team_id).order_by("name")
+    if not user.is_superuser:
+        teams = teams.filter(memberships__user=user, memberships__role=Membership.Role.ADMIN)
+    return list(teams)
+
+
+def move_function(*, caller: Caller, function: Function, team: Team) -> Function:
+    try:
+        return function_service.move_function(caller=caller, function=function, team=team)
+    except AwsError as error:
+        if isinstance(error, AccessDeniedException):
+            raise
+        raise FieldErrors({"team": [str(error.message or error.code)]}) from None

@@ -18,11 +18,13 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from invocations.errors import (
+    AccessDeniedException,
     InvalidParameterValueException,
     InvalidRequestContentException,
     PreconditionFailedException,
@@ -31,9 +33,9 @@ from invocations.errors import (
     function_not_found,
 )
 from invocations import activity, signals
-from invocations.access import Caller, check, check_account, find_function, team_of_account
+from invocations.access import Caller, check, check_account, find_function, team_of_account, user_caller
 from invocations.arns import FunctionRef, arn_of, function_arn, validation_message
-from invocations.models import LATEST, Alias, Function, FunctionVersion, PolicyStatement, new_revision_id
+from invocations.models import LATEST, Alias, Function, FunctionVersion, PolicyStatement, Team, new_revision_id
 from invocations.selectors import get_latest
 from invocations.services import cleanup, runtimes
 from invocations.services import code as code_service
@@ -475,6 +477,46 @@ def delete_function(*, caller: Caller, ref: FunctionRef) -> None:
         version.delete()
         PolicyStatement.objects.filter(function=function, qualifier=qualifier).delete()
         activity.record(caller=caller, action="lambda:DeleteFunction", function=function, qualifier=qualifier)
+
+
+def move_function(*, caller: Caller, function: Function, team: Team) -> Function:
+    """A function changes team (account): an installation's own operation, not an AWS one — like
+    moving a resource between accounts, which AWS does not offer. The caller must administer both
+    teams (``workbench:MoveFunction`` in each); the name must be free in the new team and its
+    reserved concurrency must fit the new account's pool. Versions, aliases, triggers, URLs, policy
+    statements and history go with it; the running environments end (their ARN names the old account).
+    """
+    if function.team_id != caller.team_id:
+        raise function_not_found(arn_of(function))
+    check_account(caller, "workbench:MoveFunction")
+    if team.pk == function.team_id:
+        raise InvalidParameterValueException(f"The function is already in team {team.name}.")
+    user = get_user_model().objects.filter(pk=caller.user_id).first()
+    if user is None:
+        raise AccessDeniedException(f"{caller.principal.arn} is not a member of team {team.name}.")
+    check_account(user_caller(user=user, team=team, via=caller.via), "workbench:MoveFunction")
+    with transaction.atomic():
+        locked = Function.objects.select_for_update().select_related("team").filter(pk=function.pk).first()
+        if locked is None:
+            raise function_not_found(arn_of(function))
+        if Function.objects.filter(team=team, name=locked.name).exists():
+            raise ResourceConflictException(f"Function already exist: {function_arn(locked.name, account=team.account_id)}")
+        if locked.reserved_concurrency:
+            others = Function.objects.filter(team=team).aggregate(total=Sum("reserved_concurrency"))["total"] or 0
+            if others + locked.reserved_concurrency > ACCOUNT_CONCURRENCY - MIN_UNRESERVED_CONCURRENCY:
+                raise InvalidParameterValueException(
+                    f"The function's ReservedConcurrentExecutions ({locked.reserved_concurrency}) would decrease "
+                    f"team {team.name}'s UnreservedConcurrentExecution below its minimum value of "
+                    f"[{MIN_UNRESERVED_CONCURRENCY}]."
+                )
+        previous = locked.team
+        cleanup.forget_versions(FunctionVersion.objects.filter(function=locked))
+        locked.team = team
+        locked.save(update_fields=["team"])
+        changes = {"team": [previous.name, team.name]}
+        activity.record(caller=caller, action="workbench:MoveFunction", team=previous, function=locked, changes=changes)
+        activity.record(caller=caller, action="workbench:MoveFunction", team=team, function=locked, changes=changes)
+    return locked
 
 
 # --- concurrency ----------------------------------------------------------------------------------

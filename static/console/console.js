@@ -69,16 +69,28 @@
     return pretty.replace(/"__placeholder_(\d+)__"/g, function (_, i) { return tokens[+i]; });
   }
 
+  // The editor's mode from a file name (and the create page's runtime when there is no name yet).
+  function modeFor(name, runtime) {
+    if (/\.(m?js|cjs|ts)$/.test(name)) return "javascript";
+    if (/\.json$/.test(name)) return { name: "javascript", json: true };
+    if (/\.pyi?$/.test(name)) return "python";
+    if (/(^|\/)bootstrap$|\.(sh|bash)$/.test(name)) return "shell";
+    if (!name && runtime) return /^python/.test(runtime) ? "python" : /^nodejs/.test(runtime) ? "javascript" : /^provided/.test(runtime) ? "shell" : "text/plain";
+    return "text/plain";
+  }
+
   function initEditors(root) {
     if (!window.CodeMirror) return;
     (root || document).querySelectorAll("textarea[data-editor]").forEach(function (ta) {
       if (ta._cm) return;
       var json = ta.dataset.editor === "json";
-      var name = ta.dataset.filename || "";
-      var mode = json ? { name: "javascript", json: true } : (/\.(m?js|cjs|ts)$/.test(name) ? "javascript" : "text/plain");
+      var runtime = document.querySelector("select[name=runtime]");
+      var mode = json ? { name: "javascript", json: true } : modeFor(ta.dataset.filename || "", runtime && runtime.value);
+      var label = ta.labels && ta.labels.length ? ta.labels[0].textContent.trim() : "";
       var cm = CodeMirror.fromTextArea(ta, {
         mode: mode, lineNumbers: true, matchBrackets: true, autoCloseBrackets: true,
-        indentUnit: json ? 2 : 4, tabSize: 4, viewportMargin: Infinity,
+        indentUnit: json ? 2 : 4, tabSize: 4, viewportMargin: Infinity, readOnly: ta.readOnly,
+        screenReaderLabel: label || undefined,
       });
       ta._cm = cm;
       cm.on("change", function () { cm.save(); showStatus(ta, cm); });
@@ -170,6 +182,7 @@
     var current = ta._cm ? ta._cm.getValue() : ta.value;
     var isBlank = !current.trim() || Object.values(blanks).indexOf(current) >= 0;
     if (isBlank) { var next = blanks[event.target.value] || ""; if (ta._cm) ta._cm.setValue(next); else ta.value = next; }
+    if (ta._cm) ta._cm.setOption("mode", modeFor("", event.target.value));
   });
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -182,4 +195,5 @@
   });
   document.addEventListener("htmx:load", function (event) { initEditors(event.detail.elt); });
   window.workbenchJson = { check: check, format: format };
+  window.workbenchEditors = { modeFor: modeFor, init: initEditors };
 })();

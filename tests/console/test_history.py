@@ -64,7 +64,7 @@ def test_history_query_count_is_fixed(client: Client, owner: Any, hello: Functio
     rows(hello, 80)
     client.force_login(owner)
     client.get("/")  # the first page of a session stores the current team in it
-    with django_assert_num_queries(6):  # session, user, the switcher's teams, the role, function, page
+    with django_assert_num_queries(7):  # session, user, the switcher's teams, the role, function, the header's summary, page
         client.get("/functions/hello/history/")
     cursor = client.get("/history/").context["page"].next_cursor
     # session, user, teams, role, the function filter's names, page (visibility is a subquery)

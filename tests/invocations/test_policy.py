@@ -36,7 +36,7 @@ EXPECTED_LEAST_ROLE = {
     "lambda:AddPermission": "developer", "lambda:RemovePermission": "developer", "lambda:CreateTrigger": "developer",
     "lambda:UpdateTrigger": "developer", "lambda:PutSharedTestEvent": "developer",
     "lambda:CreateEventSourceMapping": "developer",
-    "workbench:ManageMembers": "admin", "workbench:ManageAccessKeys": "admin",
+    "workbench:ManageMembers": "admin", "workbench:ManageAccessKeys": "admin", "workbench:MoveFunction": "admin",
 }  # fmt: skip
 RANK = {"viewer": 0, "tester": 1, "developer": 2, "admin": 3}
 
