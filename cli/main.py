@@ -327,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("name", metavar="NAME")
     history.add_argument("--limit", type=int, default=20)
     history.add_argument("--status", choices=["queued", "running", "succeeded", "failed", "timed-out", "throttled"])
-    history.add_argument("--source", choices=["console", "api", "cli", "url", "trigger", "async-retry", "suite"])
+    history.add_argument("--source", choices=["console", "api", "cli", "url", "trigger", "async-retry", "suite", "destination"])
     history.add_argument("--json", action="store_true", help="print the records as JSON")
     history.set_defaults(handler_function=cmd_history)
 

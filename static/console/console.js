@@ -79,6 +79,20 @@
     return "text/plain";
   }
 
+  // No keyboard trap (WCAG 2.1.2). In a JSON editor Tab and Shift+Tab move focus on (indent with
+  // Ctrl+] and Ctrl+[); in a code editor Tab indents, and Esc then Tab or Shift+Tab moves focus on.
+  // (`false` in a key map hands the key to the browser; maps added with addKeyMap come first.)
+  var LEAVE = { name: "leave", "Tab": false, "Shift-Tab": false };
+  function keysFor(json) {
+    var keys = {
+      "Esc": function (cm) { cm.removeKeyMap("leave"); cm.addKeyMap(LEAVE); },
+      "Ctrl-]": "indentMore", "Ctrl-[": "indentLess", "Cmd-]": "indentMore", "Cmd-[": "indentLess",
+    };
+    keys.Tab = json ? false : "insertSoftTab";
+    keys["Shift-Tab"] = json ? false : "indentLess";
+    return keys;
+  }
+
   function initEditors(root) {
     if (!window.CodeMirror) return;
     (root || document).querySelectorAll("textarea[data-editor]").forEach(function (ta) {
@@ -86,13 +100,15 @@
       var json = ta.dataset.editor === "json";
       var runtime = document.querySelector("select[name=runtime]");
       var mode = json ? { name: "javascript", json: true } : modeFor(ta.dataset.filename || "", runtime && runtime.value);
-      var label = ta.labels && ta.labels.length ? ta.labels[0].textContent.trim() : "";
+      var label = ta.labels && ta.labels.length ? ta.labels[0].textContent.trim() : ta.getAttribute("aria-label") || ta.name;
       var cm = CodeMirror.fromTextArea(ta, {
         mode: mode, lineNumbers: true, matchBrackets: true, autoCloseBrackets: true,
         indentUnit: json ? 2 : 4, tabSize: 4, viewportMargin: Infinity, readOnly: ta.readOnly,
-        screenReaderLabel: label || undefined,
+        screenReaderLabel: label || "Editor", extraKeys: keysFor(json),
       });
       ta._cm = cm;
+      cm.on("keydown", function (_, event) { if (event.key !== "Escape" && event.key !== "Tab") cm.removeKeyMap("leave"); });
+      cm.on("blur", function () { cm.removeKeyMap("leave"); });
       cm.on("change", function () { cm.save(); showStatus(ta, cm); });
       showStatus(ta, cm);
     });

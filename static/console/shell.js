@@ -50,18 +50,4 @@
     d.querySelector("#confirm-cancel").focus();
   }, true);
 
-  // CodeMirror's hidden input gets the name of the textarea it replaces (its <label> or
-  // aria-label): screen readers announce the editor, and axe finds no unlabelled form field.
-  if (window.CodeMirror && CodeMirror.defineInitHook) {
-    CodeMirror.defineInitHook(function (cm) {
-      var source = cm.getWrapperElement().previousElementSibling;
-      if (!source || source.tagName !== "TEXTAREA") return;
-      var label = source.getAttribute("aria-label") || "";
-      if (!label && source.id) {
-        var node = document.querySelector('label[for="' + source.id + '"]');
-        label = node ? node.textContent.trim() : "";
-      }
-      cm.getInputField().setAttribute("aria-label", label || source.name || "Editor");
-    });
-  }
 })();

@@ -33,10 +33,8 @@
     var cm = ta._cm;
     if (!cm || cm._testTabKeys) return;
     cm._testTabKeys = true;
-    // The editor's own input is what has focus: it needs the label and the key hint too (axe "label").
-    var input = cm.getInputField();
-    input.setAttribute("aria-label", "Event JSON");
-    input.setAttribute("aria-describedby", "editor-keys");
+    // The editor's own input is what has focus (console.js names it): it gets the key hint too.
+    cm.getInputField().setAttribute("aria-describedby", "editor-keys");
     // Tab belongs to the page (WCAG 2.1.2, no keyboard trap): `false` hands the key back to the
     // browser, which moves focus. Indenting stays on CodeMirror's own Ctrl-] / Ctrl-[ (Cmd on a Mac).
     cm.setOption("extraKeys", {

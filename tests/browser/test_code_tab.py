@@ -109,6 +109,18 @@ def test_a_custom_runtime_starts_from_a_bootstrap_that_runs(live: Any, page: Any
     expect(page.locator(".CodeMirror")).to_contain_text("AWS_LAMBDA_RUNTIME_API")
     expect(page.locator(".CodeMirror .cm-def, .CodeMirror .cm-variable-2").first).to_be_visible()  # shell mode
     audit(page, "create-custom-runtime")
+    # The code editor indents with Tab and lets the keyboard out with Esc then Tab (no trap).
+    page.locator(".CodeMirror").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.querySelector('textarea[name=source]')._cm.getValue().endsWith('    ')")
+    assert page.evaluate("() => document.activeElement.closest('.CodeMirror') !== null")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.closest('.CodeMirror') === null && document.activeElement !== document.body")
+    page.locator(".CodeMirror").click()
+    page.keyboard.press("Control+End")
+    page.keyboard.press("Shift+Tab")  # indent less: the four spaces go again
     page.click("#create-function button[type=submit]")
     expect(page.locator(".file-tree a.active")).to_have_text("bootstrap")
     page.click("#code-test-button")
