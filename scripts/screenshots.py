@@ -75,9 +75,12 @@ def capture(*, endpoint: str, username: str, password: str, out: Path, retry_sec
         page.evaluate("(t) => document.querySelector('#event-body')._cm.setValue(t)", '{\n  "order": 42\n}')
         page.click("#test-button")
         page.locator("#result-banner").filter(has_text="succeeded").wait_for()
-        page.locator("#result").scroll_into_view_if_needed()
+        # The editor and the result together: a taller window, scrolled to the function's tabs.
+        page.set_viewport_size({"width": WIDTH, "height": 1500})
+        page.evaluate("() => window.scrollTo(0, document.querySelector('.tabs').getBoundingClientRect().top + window.scrollY - 16)")
         paths = [out / "test-tab.png"]
         page.screenshot(path=str(paths[-1]))
+        page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
 
         succeed_after = time.time() + retry_seconds * 1.5  # the first attempt fails, the retry succeeds
         page.evaluate("(t) => document.querySelector('#event-body')._cm.setValue(t)",
