@@ -55,6 +55,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError, DataError, IntegrityError, connection, models, transaction
 
 from invocations import journal as journal_files
+from invocations import metrics
 from invocations.models import Function, Invocation
 from invocations.node import at_exit
 from invocations.pooled import release_idle_connection
@@ -375,6 +376,7 @@ def recover_orphans() -> int:
 
 
 def record(invocation: Invocation) -> None:
+    metrics.observe_invocation(invocation)  # Prometheus counters, in this process (invocations/metrics.py)
     get_recorder().record(invocation)
 
 

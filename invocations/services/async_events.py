@@ -38,7 +38,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from invocations import destinations, dispatch, node, recorder, retry_policy, rows
+from invocations import destinations, dispatch, metrics, node, recorder, retry_policy, rows
 from invocations.arns import function_arn
 from invocations.engine.types import InvokeRequest, RuntimeUnavailable, TooManyRequests
 from invocations.models import (
@@ -262,7 +262,10 @@ def run_queued_invocation(*, invocation_id: int) -> None:
     rows.insert(attempt)
     invocation.attempt = attempt.number
     version = version_of_function(invocation.function_id, invocation.executed_version) if invocation.function_id else None
-    outcome = _run_attempt(invocation, attempt, version)
+    account = version.function.team.account_id if version is not None else ""
+    with metrics.running(invocation, account=account):
+        outcome = _run_attempt(invocation, attempt, version)
+    metrics.observe_invocation(invocation, account=account)  # Prometheus counters (invocations/metrics.py)
     history.append(attempt.outcome)
     if outcome is None:  # the version was deleted while the event waited: nothing to retry
         _finish(invocation, attempt, Condition.RETRIES_EXHAUSTED, config, history, version)
