@@ -168,7 +168,7 @@ def reset_readiness_cache() -> None:
 def readyz(request: HttpRequest) -> HttpResponse:
     checks = readiness()
     failed = [name for name, verdict in checks.items() if verdict != "ok"]
-    body = {"status": "ready" if not failed else "not ready", "checks": checks}
+    body: dict[str, object] = {"status": "ready" if not failed else "not ready", "checks": checks}
     if failed:
         body["failed"] = failed
     return HttpResponse(json.dumps(body) + "\n", status=503 if failed else 200, content_type="application/json")
