@@ -36,7 +36,7 @@
     };
     series.forEach(function (s, index) {
       columns.push(data.series[s.key]);
-      opts.series.push({ label: s.label, stroke: COLORS[index % COLORS.length], width: 1.5, spanGaps: unit === "ms", points: { show: false } });
+      opts.series.push({ label: s.label, stroke: COLORS[index % COLORS.length], width: 1.5, spanGaps: unit === "ms", points: { show: unit === "ms", size: 5 } });
     });
     canvas.textContent = "";
     plots.push({ figure: figure, plot: new window.uPlot(opts, columns, canvas) });
