@@ -39,7 +39,7 @@ from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from invocations import rollups  # noqa: E402
-from invocations.models import Function, FunctionVersion, Invocation, MetricMinute, Team  # noqa: E402
+from invocations.models import Function, FunctionVersion, Invocation, Membership, MetricMinute, Team  # noqa: E402
 
 FUNCTIONS = 20
 STATUSES = ["succeeded"] * 18 + ["failed", "throttled"]
@@ -50,7 +50,7 @@ def populate(rows: int) -> object:
     call_command("migrate", verbosity=0)
     user = get_user_model().objects.create_user("bench", password="bench")
     team = Team.objects.create(name="bench", account_id="111122223333")
-    team.members.add(user)
+    Membership.objects.create(team=team, user=user, role=Membership.Role.ADMIN)
     functions = []
     for i in range(FUNCTIONS):
         fn = Function.objects.create(name=f"fn-{i:02d}", team=team, owner=user)
