@@ -536,3 +536,50 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# Upper bounds (ms) of MetricMinute's duration buckets d00…d25; the last bucket has none. Roughly
+# 1-2-3-5 steps: a percentile read from them is within one bucket's width (rollups.percentile).
+DURATION_BOUNDS_MS = (
+    1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 500, 750,
+    1000, 1500, 2000, 3000, 5000, 10000, 30000, 60000,
+)  # fmt: skip
+DURATION_BUCKETS = tuple(f"d{index:02d}" for index in range(len(DURATION_BOUNDS_MS) + 1))
+
+
+class MetricMinute(models.Model):
+    """One function's metrics for one minute, as CloudWatch's one-minute Lambda metrics: added to
+    as invocations are recorded (``invocations/rollups.py``), never recomputed from the records, so
+    the Monitor tab reads at most ~10,000 of these per function and week whatever the invocation
+    table holds. Keyed by name, as CloudWatch's ``FunctionName`` dimension: it outlives the function.
+    """
+
+    account_id = models.CharField(max_length=12)
+    function_name = models.CharField(max_length=64)
+    minute = models.BigIntegerField()  # minutes since the Unix epoch (UTC): bucketed with integer division
+    invocations = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    throttles = models.BigIntegerField(default=0)
+    cold_starts = models.BigIntegerField(default=0)
+    duration_count = models.BigIntegerField(default=0)
+    duration_sum_ms = models.FloatField(default=0)
+    duration_max_ms = models.FloatField(default=0)
+    max_concurrent = models.IntegerField(default=0)
+    async_enqueued = models.BigIntegerField(default=0)
+    async_processed = models.BigIntegerField(default=0)
+    batches = models.BigIntegerField(default=0)
+    batch_records = models.BigIntegerField(default=0)
+    lag_count = models.BigIntegerField(default=0)
+    lag_sum_ms = models.FloatField(default=0)
+    lag_max_ms = models.FloatField(default=0)
+    locals().update({name: models.BigIntegerField(default=0) for name in DURATION_BUCKETS})
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["account_id", "function_name", "minute"], name="unique_metric_minute")
+        ]
+        # The team dashboard reads one account's minutes across its functions.
+        indexes = [models.Index(fields=["account_id", "minute"], name="metric_account_minute")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}/{self.function_name}@{self.minute}"

@@ -55,7 +55,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError, DataError, IntegrityError, connection, models, transaction
 
 from invocations import journal as journal_files
-from invocations import metrics
+from invocations import metrics, rollups
 from invocations.models import Function, Invocation
 from invocations.node import at_exit
 from invocations.pooled import release_idle_connection
@@ -259,6 +259,7 @@ class Recorder:
     def _insert(self, rows: list[Invocation]) -> None:
         # One transaction: on PostgreSQL a foreign key is checked at its commit (deferred).
         with transaction.atomic():
+            rollups.count_recorded(rows)  # the Monitor's per-minute metrics, with the rows (rollups.py)
             Invocation.objects.bulk_create(rows, batch_size=self.batch_size, ignore_conflicts=True)
 
     def _write_apart(self, rows: list[Invocation]) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.db import DatabaseError
+from django.utils import timezone
 
 from invocations.models import EventSourceMapping, Invocation
 
@@ -101,10 +102,12 @@ def invoke_batch(mapping: EventSourceMapping, event: dict[str, Any]) -> BatchRes
     from invocations.access import account_caller
     from invocations.arns import arn_of
     from invocations.errors import TooManyRequestsException
+    from invocations import rollups
     from invocations.event_sources import stats
     from invocations.services.invoke import invoke
 
     request_id = str(uuid.uuid4())
+    started = timezone.now()  # the trigger lag ends when the function is invoked
     try:
         outcome = invoke(
             caller=account_caller(mapping.team),
@@ -124,6 +127,8 @@ def invoke_batch(mapping: EventSourceMapping, event: dict[str, Any]) -> BatchRes
     error = stats.batch_error(result.function_error, result.throttled, result.payload)
     try:
         stats.record_batch(mapping, event, request_id=request_id, error=error)
+        rollups.count_batch(account_id=mapping.function.team.account_id, function_name=mapping.function.name,
+                            size=stats.count_records(event), oldest_arrival=rollups.oldest_arrival(event), now=started)
     except DatabaseError:
         # The console's counters must never make a source treat a processed batch as failed (it
         # would be delivered again): a lost count is logged, the batch result stands.

@@ -38,7 +38,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from invocations import destinations, dispatch, metrics, node, recorder, retry_policy, rows
+from invocations import destinations, dispatch, metrics, node, recorder, retry_policy, rollups, rows
 from invocations.arns import function_arn
 from invocations.engine.types import InvokeRequest, RuntimeUnavailable, TooManyRequests
 from invocations.models import (
@@ -265,6 +265,7 @@ def run_queued_invocation(*, invocation_id: int) -> None:
     with metrics.running(invocation):
         outcome = _run_attempt(invocation, attempt, version)
     metrics.observe_invocation(invocation)  # Prometheus counters (invocations/metrics.py)
+    rollups.count_event(invocation, ran=True, final=False, started_at=attempt.started_at)
     history.append(attempt.outcome)
     if outcome is None:  # the version was deleted while the event waited: nothing to retry
         _finish(invocation, attempt, Condition.RETRIES_EXHAUSTED, config, history, version)
@@ -435,6 +436,7 @@ def _finish(
     invocation.dispatched_at = None
     invocation.worker = ""
     invocation.finished_at = invocation.finished_at or now
+    rollups.count_event(invocation, ran=False, final=True, started_at=None)
     success = condition is Condition.SUCCESS
     target = (config.on_success_destination if success else config.on_failure_destination) if config else ""
     dead_letter = "" if success else _dead_letter_target(invocation, version)

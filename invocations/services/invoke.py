@@ -42,7 +42,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from invocations import dispatch, json_input, metrics, policy, recorder, rows
+from invocations import dispatch, json_input, metrics, policy, recorder, rollups, rows
 from invocations.access import Caller, check, statements, team_of_account
 from invocations.errors import (
     InvalidParameterValueException,
@@ -474,6 +474,7 @@ def _enqueue(invocation: Invocation) -> None:
             raise _not_queued() from None
         return
     rows.insert(invocation)
+    rollups.count_enqueued([invocation])
     # If this publish fails when the caller commits, the row stays queued and the sweep sends it.
     dispatch.run_queued_invocation(invocation_id=invocation.pk)
 
@@ -488,6 +489,7 @@ def _store_events(invocations: Sequence[Invocation]) -> None:
     queued.
     """
     rows.insert_many(invocations)
+    rollups.count_enqueued(invocations)
     try:
         dispatch.send_many(dispatch.RUN_QUEUED_INVOCATION, [(invocation.pk,) for invocation in invocations])
     except Exception:
