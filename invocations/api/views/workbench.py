@@ -80,6 +80,9 @@ def _cursor(invocation: Invocation) -> str:
     return f"{finished:.6f}:{invocation.pk}"
 
 
+BODY_FIELDS = ("payload", "response", "logs", "client_context")
+
+
 def summary(invocation: Invocation) -> dict[str, Any]:
     return {
         "RequestId": invocation.request_id,
@@ -158,7 +161,8 @@ def list_invocations(request: HttpRequest, function_name: str) -> HttpResponse:
                               "Cursor": _cursor(page[-1]) if page else request.GET["since"]})
     if query["Marker"]:
         rows = rows.filter(pk__lt=query["Marker"])
-    page = list(rows.order_by("-pk")[: limit + 1])
+    # A summary shows no payload, response or logs: they are not read (each can be megabytes).
+    page = list(rows.defer(*BODY_FIELDS).order_by("-pk")[: limit + 1])
     data: dict[str, Any] = {"Invocations": [summary(i) for i in page[:limit]]}
     if len(page) > limit:
         data["NextMarker"] = str(page[limit - 1].pk)
