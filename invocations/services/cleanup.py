@@ -118,7 +118,7 @@ class PruneReport:
         return self.by_age + self.by_count
 
 
-def _prunable() -> QuerySet[Invocation]:
+def prunable() -> QuerySet[Invocation]:
     """Records retention may remove: finished ones, and none a delivery still waits to send (its
     row would cascade away with the record, and the record is what it sends)."""
     open_states = (Invocation.Status.QUEUED, Invocation.Status.RUNNING)
@@ -131,20 +131,28 @@ def _delete_in_batches(rows: QuerySet[Invocation], report: PruneReport, *, batch
     (autocommit), pausing between them: a writer waits at most one short DELETE for the table."""
     removed = 0
     while True:
-        ids = list(rows.order_by("created_at", "id").values_list("id", flat=True)[:batch])
-        if not ids:
+        count = delete_batch(rows, batch=batch)
+        if not count:
             return removed
-        with transaction.atomic():
-            # Attempts and deliveries cascade (the ORM deletes them first, in the same transaction);
-            # a delivery that *caused* one of these records only loses its link (SET_NULL).
-            # only("id"): the collector loads the rows it deletes, and never needs their bodies.
-            Invocation.objects.filter(id__in=ids).only("id").delete()
-        removed += len(ids)
+        removed += count
         report.batches += 1
-        if len(ids) < batch:
+        if count < batch:
             return removed
         if pause_s > 0:
             time.sleep(pause_s)
+
+
+def delete_batch(rows: QuerySet[Invocation], *, batch: int) -> int:
+    """Delete the oldest ``batch`` of ``rows`` in one transaction; return how many."""
+    ids = list(rows.order_by("created_at", "id").values_list("id", flat=True)[:batch])
+    if not ids:
+        return 0
+    with transaction.atomic():
+        # Attempts and deliveries cascade (the ORM deletes them first, in the same transaction);
+        # a delivery that *caused* one of these records only loses its link (SET_NULL).
+        # only("id"): the collector loads the rows it deletes, and never needs their bodies.
+        Invocation.objects.filter(id__in=ids).only("id").delete()
+    return len(ids)
 
 
 def prune_history(
@@ -167,7 +175,7 @@ def prune_history(
     report = PruneReport() if report is None else report
     if days > 0:
         cutoff = (now or timezone.now()) - timedelta(days=days)
-        report.by_age += _delete_in_batches(_prunable().filter(created_at__lt=cutoff), report, batch=batch, pause_s=pause_s)
+        report.by_age += _delete_in_batches(prunable().filter(created_at__lt=cutoff), report, batch=batch, pause_s=pause_s)
     if limit > 0:
         for function_id in Function.objects.order_by("id").values_list("id", flat=True):
             # The limit-th newest record's place (inv_function_counts, read newest first): only
@@ -181,7 +189,7 @@ def prune_history(
                 continue
             moment, pk = found[0]
             # A range plus an exclusion (not an OR): the planner keeps the index range scan.
-            older = _prunable().filter(function_id=function_id, created_at__lte=moment).exclude(
+            older = prunable().filter(function_id=function_id, created_at__lte=moment).exclude(
                 created_at=moment, id__gt=pk
             )
             report.by_count += _delete_in_batches(older, report, batch=batch, pause_s=pause_s)

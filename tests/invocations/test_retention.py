@@ -158,3 +158,23 @@ def test_api_list_invocations_reads_no_body_column(access_key: Any, fn: Function
     assert listing
     for column in ("payload", "response", "logs", "client_context"):
         assert not any(f'"invocations_invocation"."{column}"' in sql for sql in listing), column
+
+
+def test_api_pages_newest_first_across_equal_times_and_a_removed_marker(access_key: Any, fn: Function) -> None:
+    from tests.cli.test_server_api import call
+
+    rows = _rows(fn, 5, prefix="m")
+    Invocation.objects.filter(request_id__in=["m-1", "m-2", "m-3"]).update(created_at=rows[2].created_at)
+    seen, marker = [], ""
+    while True:
+        answer = call(access_key, "GET", f"functions/busy/invocations?limit=2{marker}").json()
+        seen += [row["RequestId"] for row in answer["Invocations"]]
+        if "NextMarker" not in answer:
+            break
+        marker = f"&Marker={answer['NextMarker']}"
+    assert seen == ["m-4", "m-3", "m-2", "m-1", "m-0"]
+    # The marker's row removed by retention meanwhile: the next page goes on by id.
+    first = call(access_key, "GET", "functions/busy/invocations?limit=2").json()
+    Invocation.objects.filter(pk=first["NextMarker"]).delete()
+    rest = call(access_key, "GET", f"functions/busy/invocations?Marker={first['NextMarker']}").json()
+    assert [row["RequestId"] for row in rest["Invocations"]] == ["m-2", "m-1", "m-0"]
