@@ -130,6 +130,7 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=40.0, help="records spread over this many days back")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--reuse", action="store_true", help="measure a database filled by an earlier run")
+    parser.add_argument("--batch", type=int, nargs="+", default=[100, 500], help="retention batch sizes to time")
     parser.add_argument("--explain", action="store_true", help="print the list queries' plans")
     options = parser.parse_args()
 
@@ -186,13 +187,15 @@ def main() -> None:
 
     cutoff = timezone.now() - timedelta(days=30)
     old = cleanup.prunable().filter(created_at__lt=cutoff)
-    timed("retention: one batch of 500 by age", lambda: cleanup.delete_batch(old, batch=500), min(options.repeat, 20))
+    for size in options.batch:
+        timed(f"retention: one batch of {size} by age", lambda: cleanup.delete_batch(old, batch=size), min(options.repeat, 20))
     boundary = Invocation.objects.filter(function=functions[2]).order_by("-created_at", "-id").values_list("created_at", "id")
     timed("retention: a function's 10,000th-newest (count rule)", lambda: list(boundary[10_000:10_001]), options.repeat)
     found = list(boundary[10_000:10_001]) or list(boundary[100:101])
     moment, pk = found[0]
     older = cleanup.prunable().filter(function=functions[2], created_at__lte=moment).exclude(created_at=moment, id__gt=pk)
-    timed("retention: one batch of 500 by count", lambda: cleanup.delete_batch(older, batch=500), min(options.repeat, 20))
+    for size in options.batch:
+        timed(f"retention: one batch of {size} by count", lambda: cleanup.delete_batch(older, batch=size), min(options.repeat, 20))
 
     if options.explain:
         from console import selectors

@@ -219,9 +219,9 @@ LAMBDA_HISTORY_RETENTION_DAYS = envfloat("LAMBDA_HISTORY_RETENTION_DAYS", 30.0)
 # ≈ 50 MB per function). Records of deleted functions are kept by age only.
 LAMBDA_HISTORY_MAX_PER_FUNCTION = envint("LAMBDA_HISTORY_MAX_PER_FUNCTION", 10_000)
 # Records deleted per statement, each batch committed on its own, with this pause between batches:
-# a DELETE of 500 rows holds SQLite's write lock ≈ 10-30 ms (bench/history_scale.py), so invocations
-# being recorded meanwhile wait at most that long.
-LAMBDA_HISTORY_PRUNE_BATCH = envint("LAMBDA_HISTORY_PRUNE_BATCH", 500)
+# at a million records a batch of 100 holds SQLite's write lock ≈ 25 ms, 500 ≈ 100 ms
+# (bench/history_scale.py), so invocations recorded meanwhile wait at most ≈ 50 ms with 200.
+LAMBDA_HISTORY_PRUNE_BATCH = envint("LAMBDA_HISTORY_PRUNE_BATCH", 200)
 LAMBDA_HISTORY_PRUNE_PAUSE_SECONDS = envfloat("LAMBDA_HISTORY_PRUNE_PAUSE_SECONDS", 0.05)
 # Where each process journals the records it answered but has not committed yet (recorder.py);
 # "" turns the journal off (a SIGKILL then loses up to LAMBDA_RECORD_FLUSH_SECONDS of records).
