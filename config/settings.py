@@ -211,8 +211,18 @@ LAMBDA_RECONCILE_SECONDS = envfloat("LAMBDA_RECONCILE_SECONDS", 2.0)
 # version being created may be about to reference it).
 LAMBDA_CODE_GRACE_SECONDS = envfloat("LAMBDA_CODE_GRACE_SECONDS", 30.0)
 # Invocation records older than this many days are removed by the workers (0: kept for ever, as a
-# CloudWatch log group that never expires). Records outlive their function until then.
-LAMBDA_HISTORY_RETENTION_DAYS = envfloat("LAMBDA_HISTORY_RETENTION_DAYS", 0.0)
+# CloudWatch log group that never expires). Records outlive their function until then. 30 days: a
+# month of history to compare with, which bounds the table by time on a busy platform.
+LAMBDA_HISTORY_RETENTION_DAYS = envfloat("LAMBDA_HISTORY_RETENTION_DAYS", 30.0)
+# And at most this many of each function's newest records (0: no limit): a function called in a loop
+# cannot crowd the table (10,000 records ≈ 50 console pages; with payload and logs of a few KB each
+# ≈ 50 MB per function). Records of deleted functions are kept by age only.
+LAMBDA_HISTORY_MAX_PER_FUNCTION = envint("LAMBDA_HISTORY_MAX_PER_FUNCTION", 10_000)
+# Records deleted per statement, each batch committed on its own, with this pause between batches:
+# at a million records a batch of 100 holds SQLite's write lock ≈ 25 ms, 500 ≈ 100 ms
+# (bench/history_scale.py), so invocations recorded meanwhile wait at most ≈ 50 ms with 200.
+LAMBDA_HISTORY_PRUNE_BATCH = envint("LAMBDA_HISTORY_PRUNE_BATCH", 200)
+LAMBDA_HISTORY_PRUNE_PAUSE_SECONDS = envfloat("LAMBDA_HISTORY_PRUNE_PAUSE_SECONDS", 0.05)
 # Where each process journals the records it answered but has not committed yet (recorder.py);
 # "" turns the journal off (a SIGKILL then loses up to LAMBDA_RECORD_FLUSH_SECONDS of records).
 LAMBDA_RECORD_JOURNAL_DIR = os.environ.get("LAMBDA_RECORD_JOURNAL_DIR", str(DATA_DIR / "journal"))

@@ -58,8 +58,10 @@ def _sweep_loop() -> None:
         if now - pruned_at >= HISTORY_PRUNE_SECONDS:
             pruned_at = now
             try:
-                if removed := cleanup.prune_history():
-                    logger.info("removed %d invocation records past the retention", removed)
+                report = cleanup.PruneReport()
+                if cleanup.prune_history(report=report):
+                    logger.info("removed %d invocation records past the retention (%d by age, %d by count, %d batches)",
+                                report.removed, report.by_age, report.by_count, report.batches)  # fmt: skip
             except Exception:
                 logger.exception("removing invocation records past the retention failed")
         connection.close()

@@ -6,6 +6,7 @@ from typing import Any
 
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -50,8 +51,18 @@ def _history(request: HtmxHttpRequest, function: Function | None) -> HttpRespons
         next_query = _page_query(request.GET, page.next_cursor)
     if function is not None:  # one function's page: the filters across functions do not apply
         del form.fields["function"], form.fields["state"]
-    context = {"function": function, "tab": "history", "form": form, "page": page, "next_query": next_query}
+    context = {"function": function, "tab": "history", "form": form, "page": page, "next_query": next_query,
+               "retention": retention_note()}  # fmt: skip
     return render_page(request, "console/history.html", context, partial="rows", status=200 if page is not None else 400)
+
+
+def retention_note() -> str:
+    """What the history page says of retention (services/cleanup.prune_history's settings)."""
+    days, count = settings.LAMBDA_HISTORY_RETENTION_DAYS, settings.LAMBDA_HISTORY_MAX_PER_FUNCTION
+    kept = f"{days:g} day{'s' if days != 1 else ''}" if days > 0 else "for ever"
+    if count > 0:
+        return f"History is kept {kept} and at most {count:,} invocations per function."
+    return f"History is kept {kept}, with no limit per function."
 
 
 def _page_query(query: QueryDict, cursor: str) -> str:

@@ -14,8 +14,8 @@ references it there is no row to see, and a create must not lose its code to a c
 another function with the same zip. The node's periodic ``prune_code`` removes what that spared.
 
 Invocation records are not among what a deletion removes: they outlive their function (its team
-reads them by name) until ``LAMBDA_HISTORY_RETENTION_DAYS`` passes; ``prune_history`` runs in the
-workers' sweep.
+reads them by name) until ``LAMBDA_HISTORY_RETENTION_DAYS`` passes; a function keeps at most its newest
+``LAMBDA_HISTORY_MAX_PER_FUNCTION``. ``prune_history`` runs in the workers' sweep, in small batches.
 """
 
 from __future__ import annotations
@@ -26,13 +26,15 @@ import re
 import shutil
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from invocations.models import FunctionVersion, Invocation
+from invocations.models import DestinationDelivery, Function, FunctionVersion, Invocation
 from invocations.services import code as code_service
 
 logger = logging.getLogger(__name__)
@@ -105,24 +107,90 @@ def prune_code(digests: Iterable[str] | None = None, *, grace_s: float | None = 
     return removed
 
 
-PRUNE_BATCH = 1000
+@dataclass
+class PruneReport:
+    by_age: int = 0
+    by_count: int = 0
+    batches: int = 0
+
+    @property
+    def removed(self) -> int:
+        return self.by_age + self.by_count
 
 
-def prune_history(*, now: datetime | None = None, days: float | None = None) -> int:
-    """Delete records older than the retention (none when it is 0); return how many. Events still
-    queued or running are kept whatever their age: their outcome is not written yet."""
-    days = settings.LAMBDA_HISTORY_RETENTION_DAYS if days is None else days
-    if days <= 0:
-        return 0
-    cutoff = (now or timezone.now()) - timedelta(days=days)
+def prunable() -> QuerySet[Invocation]:
+    """Records retention may remove: finished ones, and none a delivery still waits to send (its
+    row would cascade away with the record, and the record is what it sends)."""
     open_states = (Invocation.Status.QUEUED, Invocation.Status.RUNNING)
+    pending = DestinationDelivery.objects.filter(status=DestinationDelivery.Status.PENDING)
+    return Invocation.objects.exclude(status__in=open_states).exclude(pk__in=pending.values("invocation_id"))
+
+
+def _delete_in_batches(rows: QuerySet[Invocation], report: PruneReport, *, batch: int, pause_s: float) -> int:
+    """Delete ``rows`` oldest first, ``batch`` ids per statement, each statement its own transaction
+    (autocommit), pausing between them: a writer waits at most one short DELETE for the table."""
     removed = 0
     while True:
-        ids = list(
-            Invocation.objects.filter(created_at__lt=cutoff).exclude(status__in=open_states)
-            .order_by("created_at").values_list("id", flat=True)[:PRUNE_BATCH]
-        )  # fmt: skip
-        if not ids:
+        count = delete_batch(rows, batch=batch)
+        if not count:
             return removed
-        Invocation.objects.filter(id__in=ids).delete()
-        removed += len(ids)
+        removed += count
+        report.batches += 1
+        if count < batch:
+            return removed
+        if pause_s > 0:
+            time.sleep(pause_s)
+
+
+def delete_batch(rows: QuerySet[Invocation], *, batch: int) -> int:
+    """Delete the oldest ``batch`` of ``rows`` in one transaction; return how many."""
+    ids = list(rows.order_by("created_at", "id").values_list("id", flat=True)[:batch])
+    if not ids:
+        return 0
+    with transaction.atomic():
+        # Attempts and deliveries cascade (the ORM deletes them first, in the same transaction);
+        # a delivery that *caused* one of these records only loses its link (SET_NULL).
+        # only("id"): the collector loads the rows it deletes, and never needs their bodies.
+        Invocation.objects.filter(id__in=ids).only("id").delete()
+    return len(ids)
+
+
+def prune_history(
+    *, now: datetime | None = None, days: float | None = None, max_per_function: int | None = None,
+    batch: int | None = None, pause_s: float | None = None, report: PruneReport | None = None,
+) -> int:
+    """Delete records past the retention; return how many.
+
+    By age: created more than ``LAMBDA_HISTORY_RETENTION_DAYS`` ago (0: no age limit). By count:
+    beyond the newest ``LAMBDA_HISTORY_MAX_PER_FUNCTION`` of each existing function (0: no limit;
+    a deleted function's records are kept by age only — they have no function to count by).
+    Events still queued or running are kept whatever their age (their outcome is not written yet),
+    and so is a record a destination delivery still has to send. Deletes run in batches of
+    ``LAMBDA_HISTORY_PRUNE_BATCH`` rows, each committed on its own, with a short pause between.
+    """
+    days = settings.LAMBDA_HISTORY_RETENTION_DAYS if days is None else days
+    limit = settings.LAMBDA_HISTORY_MAX_PER_FUNCTION if max_per_function is None else max_per_function
+    batch = settings.LAMBDA_HISTORY_PRUNE_BATCH if batch is None else batch
+    pause_s = settings.LAMBDA_HISTORY_PRUNE_PAUSE_SECONDS if pause_s is None else pause_s
+    report = PruneReport() if report is None else report
+    if days > 0:
+        cutoff = (now or timezone.now()) - timedelta(days=days)
+        report.by_age += _delete_in_batches(prunable().filter(created_at__lt=cutoff), report, batch=batch, pause_s=pause_s)
+    if limit > 0:
+        for function_id in Function.objects.order_by("id").values_list("id", flat=True):
+            # The limit-th newest record's place (inv_function_counts, read newest first): only
+            # functions with more than ``limit`` records have one.
+            boundary = (
+                Invocation.objects.filter(function_id=function_id).order_by("-created_at", "-id")
+                .values_list("created_at", "id")[limit : limit + 1]
+            )  # fmt: skip
+            found = list(boundary)
+            if not found:
+                continue
+            moment, pk = found[0]
+            # A range plus an exclusion (not an OR): the planner keeps the index range scan.
+            older = prunable().filter(function_id=function_id, created_at__lte=moment).exclude(
+                created_at=moment, id__gt=pk
+            )
+            report.by_count += _delete_in_batches(older, report, batch=batch, pause_s=pause_s)
+    return report.removed

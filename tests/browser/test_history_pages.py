@@ -156,6 +156,9 @@ def test_history_reads_labels_and_utc_times_filters_by_function_and_shows_reques
         assert fully_shown(page, link), f"the Request ID is cut at {width} px"
         assert re.fullmatch(r"[0-9a-f-]{36}", page.locator(link).inner_text())
     page.set_viewport_size({"width": 1400, "height": 900})
+    # Retention is stated (the stack's defaults), and a filter (htmx, rows only) keeps the line.
+    expect(page.locator("#retention-note")).to_have_text(
+        "History is kept 30 days and at most 10,000 invocations per function.")
     audit(page, "history-global")
 
 
