@@ -117,7 +117,7 @@ def invoke_batch(mapping: EventSourceMapping, event: dict[str, Any]) -> BatchRes
             invocation_type="RequestResponse",
             log_type=None,
             client_context=None,
-            source=Invocation.Source.TRIGGER,
+            source=str(Invocation.Source.TRIGGER),
             request_id=request_id,
         )
     except TooManyRequestsException:

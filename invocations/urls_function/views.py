@@ -190,7 +190,7 @@ def serve(request: HttpRequest, route: Route) -> HttpResponseBase:
             return _streamed(target, payload)
         outcome = invoke_service.invoke(
             caller=caller, function_name=arn_of(function), qualifier=config.qualifier or None, payload=payload,
-            invocation_type=None, log_type=None, client_context=None, source=Invocation.Source.URL,
+            invocation_type=None, log_type=None, client_context=None, source=str(Invocation.Source.URL),
             request_id=request_id, context=context,
         )  # fmt: skip
     except AccessDeniedException:
@@ -230,7 +230,7 @@ def _streamed(target: _Target, payload: bytes) -> HttpResponseBase:
     config = target.config
     started = streaming.start(
         caller=target.caller, function_name=arn_of(config.function), qualifier=config.qualifier or None,
-        payload=payload, invocation_type=None, client_context=None, source=Invocation.Source.URL,
+        payload=payload, invocation_type=None, client_context=None, source=str(Invocation.Source.URL),
         request_id=target.request_id, context=target.context,
     )  # fmt: skip
     assert started is not None
