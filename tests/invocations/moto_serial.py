@@ -5,8 +5,9 @@ received without a lock, and its server runs each request in its own thread: two
 ReceiveMessage calls on one queue can both take the same message (seen as a message processed twice
 by two pollers 1 s apart, far inside its 30 s visibility timeout). Real SQS hides a received
 message from every other receiver. Here each receive scans the queue under one lock, without
-waiting; the long poll waits outside the lock and scans again, so one slow long poll never blocks
-the others.
+waiting; the long poll waits outside the lock exactly as moto's own loop does (for a new message or
+at most 1 s) and scans again, so one slow long poll never blocks the others and moto's timing is
+unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from moto.sqs.models import SQSBackend
 
 _scan = SQSBackend.receive_message
 _lock = threading.Lock()
-POLL_SECONDS = 0.05
 
 
 def receive_message(self: SQSBackend, queue_name: str, count: int, wait_seconds_timeout: int, *args: Any, **kwargs: Any) -> Any:
@@ -31,7 +31,7 @@ def receive_message(self: SQSBackend, queue_name: str, count: int, wait_seconds_
             found = _scan(self, queue_name, count, 0, *args, **kwargs)
         if found or time.monotonic() >= deadline:
             return found
-        time.sleep(POLL_SECONDS)
+        self.get_queue(queue_name).wait_for_messages(1)
 
 
 SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
