@@ -34,6 +34,8 @@ MAX_LIMIT = 10000
 BATCH = 100  # invocations read per query
 MAX_SCANNED = 2000  # invocations examined per call: a rare match answers with a cursor, not a long scan
 MAX_STREAMS = 200
+MAX_PATTERN = 256
+MAX_ID = 2**63 - 1  # row ids are 64-bit
 CURSOR_PATTERN = r"^\d{1,12}\.\d{6}:\d{1,19}$"
 _CURSOR = re.compile(CURSOR_PATTERN)
 
@@ -77,6 +79,8 @@ def parse_cursor(value: str) -> tuple[datetime, int] | None:
     if not _CURSOR.match(value):
         return None
     stamp, _, pk = value.partition(":")
+    if int(pk) > MAX_ID:
+        return None
     try:
         return datetime.fromtimestamp(float(stamp), tz=dt_timezone.utc), int(pk)
     except (OverflowError, ValueError, OSError):
@@ -86,6 +90,16 @@ def parse_cursor(value: str) -> tuple[datetime, int] | None:
 def start_cursor(when: datetime) -> str:
     """A cursor just before everything that finished at or after ``when``."""
     return f"{max(when.timestamp() - 0.000001, 0.0):.6f}:0"
+
+
+def compile_pattern(text: str) -> re.Pattern[str]:
+    """A search's regular expression (Python syntax, case-insensitive); ValueError says what is wrong."""
+    if len(text) > MAX_PATTERN:
+        raise ValueError(f"at most {MAX_PATTERN} characters")
+    try:
+        return re.compile(text, re.IGNORECASE)
+    except re.error as error:
+        raise ValueError(f"not a valid regular expression: {error}") from None
 
 
 def log_streams(function: Function, *, limit: int = MAX_STREAMS) -> list[LogStream]:
