@@ -66,7 +66,7 @@ class LogStream:
 
 def settle_seconds() -> float:
     """How long a finished invocation may take to become visible (the recorder's flush and a write)."""
-    return float(settings.LAMBDA_RECORD_FLUSH_SECONDS) + 1.0
+    return float(settings.LAMBDA_RECORD_FLUSH_SECONDS) + 0.5
 
 
 def cursor_of(invocation: Invocation) -> str:
