@@ -61,7 +61,8 @@ class LogSearchForm(forms.Form):
             try:
                 data["pattern"] = log_events.compile_pattern(data["q"])
             except ValueError as error:
-                self.add_error("q", f"Not a usable regular expression: {error}.")
+                message = str(error)
+                self.add_error("q", f"{message[:1].upper()}{message[1:]}.")
         return data
 
 
