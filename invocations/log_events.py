@@ -155,7 +155,7 @@ def log_events(
             scanned += 1
             events.extend(_lines(invocation, needle, pattern, start, end))
             cursor = cursor_of(invocation)
-            position = (invocation.finished_at, invocation.pk)  # type: ignore[assignment]
+            position = (invocation.finished_at, invocation.pk)
             if len(events) >= limit or scanned >= MAX_SCANNED:
                 return LogPage(events, cursor, more=True)
         if len(batch) < BATCH:
