@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -188,40 +189,50 @@ def cmd_history(server: Server, args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_logs(record: dict[str, Any]) -> None:
-    print(paint(f"=== {record['RequestId']} ({record['Source']}, {record['Status']})", "cyan"))
-    sys.stdout.write(record["Logs"] if record["Logs"].endswith("\n") or not record["Logs"] else record["Logs"] + "\n")
-    sys.stdout.flush()
+SINCE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def _later(a: str, b: str) -> str:
-    def key(cursor: str) -> tuple[float, int]:
-        stamp, _, pk = cursor.partition(":")
-        return float(stamp), int(pk or 0)
+def parse_since(value: str, now: float | None = None) -> int:
+    """``--since``: a duration back from now (``30s``, ``10m``, ``2h``, ``1d``, ``1w``) or an ISO time
+    (UTC unless it says otherwise), as epoch milliseconds."""
+    now = time.time() if now is None else now
+    text = value.strip()
+    if text[:-1].isdigit() and text[-1:] in SINCE_UNITS:
+        return int((now - int(text[:-1]) * SINCE_UNITS[text[-1]]) * 1000)
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither a duration like 10m, 2h, 1d nor an ISO time") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return int(when.timestamp() * 1000)
 
-    return a if key(a) >= key(b) else b
+
+def _print_event(event: dict[str, Any]) -> None:
+    stamp = datetime.fromtimestamp(event["timestamp"] / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    print(f"{paint(stamp, 'dim')} {paint(event['logStreamName'] or '-', 'cyan')} {event['message']}")
 
 
 def cmd_logs(server: Server, args: argparse.Namespace) -> int:
+    """Like ``aws logs tail``: the lines since --since, then (--follow) new ones as invocations finish.
+    The server's cursor (``since``) never gives a line twice."""
     name = _bare(args.name)
-    recent = server.call("GET", f"functions/{name}/invocations", query={"limit": args.limit})["Invocations"]
-    cursor = "0"
-    for summary in reversed(recent):
-        if summary["FinishedAt"] is None:
-            continue
-        _print_logs(server.call("GET", f"invocations/{summary['RequestId']}"))
-        cursor = _later(summary["Cursor"], cursor)
-    if not args.follow:
-        return 0
-    progress(f"Following the logs of {name} (Ctrl-C to stop) …")
+    query: dict[str, Any] = {"logStreamName": args.stream, "filterPattern": args.filter, "startTime": args.since}
+    if args.follow:
+        progress(f"Following the logs of {name} (Ctrl-C to stop) …")
+    cursor = None
     try:
         while True:
-            answer = server.call("GET", f"functions/{name}/invocations", query={"since": cursor, "limit": 50})
-            for record in answer["Invocations"]:
-                _print_logs(record)
-            cursor = answer["Cursor"]
-            if not answer["Invocations"]:
-                time.sleep(args.interval)
+            answer = server.call("GET", f"functions/{name}/logs", query={**query, "since": cursor})
+            for event in answer["events"]:
+                _print_event(event)
+            sys.stdout.flush()
+            cursor = answer["since"] or cursor
+            if answer.get("nextToken"):
+                continue
+            if not args.follow:
+                return 0
+            time.sleep(args.interval)
     except KeyboardInterrupt:
         return 0
 
@@ -315,10 +326,14 @@ def build_parser() -> argparse.ArgumentParser:
     invoke.set_defaults(handler_function=cmd_invoke)
 
     logs = commands.add_parser("logs", parents=[common], help="print (and follow) a function's logs",
-                               description="Print the logs of NAME's latest invocations; --follow waits for more.")
+                               description="Print NAME's log lines (all its log streams, or one) since --since; "
+                                           "--follow keeps printing new ones as invocations finish.")
     logs.add_argument("name", metavar="NAME")
-    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new invocations' logs")
-    logs.add_argument("--limit", type=int, default=1, help="how many recent invocations to print first (default 1)")
+    logs.add_argument("--stream", metavar="S", help="one log stream (YYYY/MM/DD/[version]id)")
+    logs.add_argument("--filter", metavar="TEXT", help="only lines containing TEXT (case-insensitive)")
+    logs.add_argument("--since", metavar="WHEN", type=parse_since, default="10m",
+                      help="how far back: 30s, 10m, 2h, 1d, or an ISO time (default 10m)")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines (Ctrl-C to stop)")
     logs.add_argument("--interval", type=float, default=1.0, help="seconds between polls with --follow")
     logs.set_defaults(handler_function=cmd_logs)
 

@@ -233,6 +233,9 @@ class Invocation(models.Model):
     function_error = models.CharField(max_length=16, blank=True)  # "Unhandled" when the body is an error
     error_type = models.CharField(max_length=128, blank=True)
     logs = models.TextField(blank=True)
+    # The CloudWatch log stream of the execution environment that ran it (YYYY/MM/DD/[version]<hex>,
+    # AWS_LAMBDA_LOG_STREAM_NAME inside the function); empty when no environment ran it.
+    log_stream = models.CharField(max_length=128, blank=True)
     client_context = models.TextField(blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
     billed_duration_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -262,6 +265,8 @@ class Invocation(models.Model):
             # last 24 h from this index alone (covering: no table reads); a function's history,
             # newest first, reads it backwards.
             models.Index(fields=["function", "created_at", "status"], name="inv_function_counts"),
+            # The Logs tab lists a function's streams (newest event first) and reads one in order.
+            models.Index(fields=["function", "log_stream", "finished_at"], name="inv_function_stream"),
         ]
 
     def __str__(self) -> str:

@@ -7,7 +7,7 @@ from django.urls import re_path
 
 from invocations.api.base import methods
 from invocations.api.views import aliases, concurrency, function_urls, functions, invoke, streaming, versions
-from invocations.api.views import workbench
+from invocations.api.views import logs, workbench
 from invocations.api.views import async_status, event_invoke_config
 from invocations.api.views import permissions, triggers
 from invocations.api.views import event_source_mappings
@@ -102,6 +102,7 @@ urlpatterns = [
     re_path(rf"^2021-10-31/functions/{FN}/urls/?$", methods(GET=function_urls.list_function_url_configs)),
     # The workbench's own JSON API for its CLI (SigV4 like the AWS API; see README.md).
     re_path(rf"^_workbench/api/functions/{FN}/invocations/?$", methods(GET=workbench.list_invocations)),
+    re_path(rf"^_workbench/api/functions/{FN}/logs/?$", methods(GET=logs.get_log_events)),
     re_path(r"^_workbench/api/invocations/(?P<request_id>[^/]+)/?$", methods(GET=workbench.get_invocation)),
     re_path(r"^_workbench/api/invocations/(?P<request_id>[^/]+)/replay/?$", methods(POST=workbench.replay)),
     re_path(r"^_workbench/api/activity/?$", methods(GET=workbench.list_team_activity)),

@@ -112,6 +112,9 @@ class ExecutionEnvironment:
         self.on_dead = on_dead
         self.state = State.STARTING
         self.created_at = time.time()
+        # The CloudWatch log stream of this environment (AWS_LAMBDA_LOG_STREAM_NAME, and recorded
+        # on each invocation it runs); a ready environment gets its own when it is claimed.
+        self.log_stream = "" if ready else logs.log_stream_name(spec.version, self.created_at)
         self.last_used = time.monotonic()
         self.invocations = 0
         self.init_duration_ms: float | None = None
@@ -140,7 +143,7 @@ class ExecutionEnvironment:
             self._server = await self._loop.create_server(lambda: RuntimeApiConnection(self), sock=self._slot.listener)
             self._groups = self.limits.create(self.id, self.spec.memory_mb + self.sandbox.memory_overhead_mb)
             plan = self.sandbox.launch_plan(spec=self.spec, runtime=self.runtime, slot=self._slot,
-                                            groups=self._groups, env_id=self.id, ready=self.ready)
+                                            groups=self._groups, log_stream=self.log_stream, ready=self.ready)
             read_fd, write_fd = os.pipe()  # stdout and stderr merged, as in Lambda's log stream
             os.set_blocking(read_fd, False)
             self._output_fd = read_fd
@@ -175,7 +178,9 @@ class ExecutionEnvironment:
             self.kill()
             raise
         self.spec = spec
-        config = self.sandbox.launch_config(spec=spec, runtime=self.runtime, slot=self._slot, env_id=self.id)
+        # From here on it is this function's environment: its log stream starts today.
+        self.log_stream = logs.log_stream_name(spec.version)
+        config = self.sandbox.launch_config(spec=spec, runtime=self.runtime, slot=self._slot, log_stream=self.log_stream)
         self._spawned_at = time.monotonic()
         self._init_timer = self._loop.call_later(self.init_timeout_s, self._init_timed_out)
         waiter, self._launch_waiter = self._launch_waiter, None
@@ -281,7 +286,7 @@ class ExecutionEnvironment:
             billed_duration_ms=billed, init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
             memory_size_mb=self.spec.memory_mb, max_memory_used_mb=max_memory, cold_start=invocation.cold,
             started_at=invocation.started_at, finished_at=time.time(), environment_id=self.id,
-            executed_version=self.spec.version, streamed=invocation.streaming,
+            log_stream=self.log_stream, executed_version=self.spec.version, streamed=invocation.streaming,
             streamed_bytes=invocation.streamed_bytes, content_type=invocation.content_type,
         ))
 

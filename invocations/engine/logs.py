@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 
 MAX_LOG_BYTES = 4 * 1024 * 1024  # per invocation; the tail is kept
 TRUNCATED_MARK = b"[... earlier output truncated ...]\n"
+
+
+def log_stream_name(version: str, started_at: float | None = None) -> str:
+    """A new environment's CloudWatch log stream, named as Lambda names it: the environment's start
+    day (UTC), the version it runs in brackets, and 32 random hex digits
+    (``2026/12/01/[$LATEST]0f1e…``)."""
+    day = time.strftime("%Y/%m/%d/", time.gmtime(time.time() if started_at is None else started_at))
+    return f"{day}[{version}]{uuid.uuid4().hex}"
 
 
 class LogBuffer:

@@ -95,6 +95,7 @@ class InvokeResult:
     started_at: float  # epoch seconds
     finished_at: float
     environment_id: str = ""
+    log_stream: str = ""  # the environment's log stream (YYYY/MM/DD/[version]<32 hex>)
     executed_version: str = "$LATEST"
     extra: dict[str, object] = field(default_factory=dict)
     streamed: bool = False  # the runtime answered in streaming response mode

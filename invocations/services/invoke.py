@@ -323,6 +323,7 @@ def apply_result(invocation: Invocation, result: InvokeResult) -> None:
     invocation.function_error = result.function_error or ""
     invocation.error_type = result.error_type or ""
     invocation.logs = recorder.tail_of_logs(result.logs)
+    invocation.log_stream = result.log_stream
     invocation.duration_ms = result.duration_ms
     invocation.billed_duration_ms = result.billed_duration_ms
     invocation.init_duration_ms = result.init_duration_ms

@@ -28,6 +28,7 @@ NOT_PAGES = {
     "rename_event", "duplicate_event", "delete_event", "export_event", "restore_version", "approve_event",
     "run_suite", "suite_run_on_deploy", "add_mapping", "mapping_action", "send_test_record", "trigger_action",
     "replay", "save_as_event", "publish_version", "create_alias", "delete_alias",
+    "function_logs_tail",  # the Logs tab's live-tail fragment (htmx), audited in test_logs.py
 }  # fmt: skip
 
 
@@ -111,6 +112,7 @@ def test_every_console_page_passes_the_audit(live: Any, page: Any, audit: Any) -
     visit("suite_run", f"{fn}/suites/{suite_id}/")
     visit("compare_suites", f"{fn}/suites/compare/?a={suite_id}&b={suite_id}")
     visit("function_history", f"{fn}/history/")
+    visit("function_logs", f"{fn}/logs/")
     visit("triggers", f"{fn}/triggers/")
     visit("versions", f"{fn}/versions/")
     visit("function_delete", f"{fn}/delete/")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -147,24 +148,36 @@ def test_replay_invokes_the_same_payload_again(home: Path, live: Live, deployed:
     assert missing.returncode == 1 and "Invocation not found" in missing.stderr
 
 
-def test_logs_prints_the_latest_and_follows_new_ones(home: Path, live: Live, deployed: str) -> None:
+def test_logs_prints_recent_lines_and_follows_new_ones_once(home: Path, live: Live, deployed: str) -> None:
     run(home, live, "invoke", deployed, "--payload", '{"n": "before"}')
-    latest = run(home, live, "logs", deployed)
+    deadline = time.monotonic() + 10
+    latest = run(home, live, "logs", deployed, "--since", "5m")
+    while "cli saw {'n': 'before'}" not in latest.stdout and time.monotonic() < deadline:
+        time.sleep(0.3)  # the record is written a moment after the answer
+        latest = run(home, live, "logs", deployed, "--since", "5m")
     assert latest.returncode == 0 and "cli saw {'n': 'before'}" in latest.stdout
-    command = [*workbench_command(), "logs", deployed, "--follow", "--interval", "0.2", "--profile", "lab"]
+    stream = next(line.split()[1] for line in latest.stdout.splitlines() if "cli saw" in line)
+    assert re.match(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$", stream)
+    filtered = run(home, live, "logs", deployed, "--filter", "CLI SAW", "--stream", stream)
+    assert filtered.stdout.strip() and all("cli saw" in line for line in filtered.stdout.splitlines())
+    command = [*workbench_command(), "logs", deployed, "--follow", "--since", "1s", "--interval", "0.2", "--profile", "lab"]
     follower = subprocess.Popen(command, env=env_for(home, live), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, cwd=home)
     try:
-        time.sleep(2.0)  # it has printed the latest and is polling
-        run(home, live, "invoke", deployed, "--payload", '{"n": "after"}')
+        time.sleep(2.0)  # it is polling
+        for n in range(3):
+            run(home, live, "invoke", deployed, "--payload", f'{{"n": "after-{n}"}}')
         deadline = time.monotonic() + 20
         seen = ""
-        while time.monotonic() < deadline and "cli saw {'n': 'after'}" not in seen:
+        while time.monotonic() < deadline and "cli saw {'n': 'after-2'}" not in seen:
             seen += follower.stdout.readline()  # type: ignore[union-attr]
-        assert "cli saw {'n': 'after'}" in seen
+        time.sleep(1.5)  # a few more polls: nothing may come twice
     finally:
         follower.send_signal(signal.SIGINT)
-        follower.wait(timeout=10)
+        rest, _ = follower.communicate(timeout=10)
+    seen += rest
+    assert [seen.count(f"cli saw {{'n': 'after-{n}'}}") for n in range(3)] == [1, 1, 1], seen
+    assert "before" not in seen
     assert follower.returncode == 0
 
 

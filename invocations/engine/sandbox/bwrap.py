@@ -116,12 +116,12 @@ class BwrapSandbox(Sandbox):
             raise SandboxUnavailable(f"a test sandbox failed to start: {result.stderr.strip() or result.returncode}")
 
     def launch_plan(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, groups: EnvironmentGroups,
-                    env_id: str, ready: bool = False) -> LaunchPlan:
+                    log_stream: str, ready: bool = False) -> LaunchPlan:
         layout = Layout(TASK_ROOT, RUNTIME_DIR, "/tmp")
         if ready:
             env, command_argv = launcher_environment(runtime, slot.api_address), launcher_argv(runtime)
         else:
-            env, command_argv = lambda_environment(spec, runtime, slot.api_address, layout, env_id), runtime_argv(spec, runtime, layout)
+            env, command_argv = lambda_environment(spec, runtime, slot.api_address, layout, log_stream), runtime_argv(spec, runtime, layout)
         argv = (prologue(groups, spec, address_space=address_space_limit(spec, groups), seccomp=self._seccomp_path)
                 + command(bwrap=self._bwrap, nsenter=self._nsenter, host_uid=self.config.host_uid,
                           platform_pid=os.getpid(), staging_mnt_fd=self.staging.mnt_fd, slot=slot,

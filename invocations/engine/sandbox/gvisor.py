@@ -93,7 +93,7 @@ class GvisorSandbox(Sandbox):
 
     # ----- launching ------------------------------------------------------------------------------
     def launch_plan(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, groups: EnvironmentGroups,
-                    env_id: str, ready: bool = False) -> LaunchPlan:
+                    log_stream: str, ready: bool = False) -> LaunchPlan:
         if slot.netns is None:
             raise ValueError("a sandboxed slot has a network namespace")
         layout = Layout(TASK_ROOT, RUNTIME_DIR, "/tmp")
@@ -103,7 +103,7 @@ class GvisorSandbox(Sandbox):
                                cwd="/", mounts=mounts, fsize=spec.ephemeral_storage_mb * MB)
         else:
             config = self._oci(args=runtime_argv(spec, runtime, layout),
-                               env=lambda_environment(spec, runtime, slot.api_address, layout, env_id),
+                               env=lambda_environment(spec, runtime, slot.api_address, layout, log_stream),
                                cwd=TASK_ROOT, mounts=mounts, fsize=spec.ephemeral_storage_mb * MB)
         bundle = self._write_bundle(slot.name, config, task_link=ready)
         pid = os.getpid()

@@ -387,14 +387,14 @@ class Sandbox:
 
     # ----- launching ------------------------------------------------------------------------------
     def launch_plan(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, groups: EnvironmentGroups,
-                    env_id: str, ready: bool = False) -> LaunchPlan:
+                    log_stream: str, ready: bool = False) -> LaunchPlan:
         """How to start an environment's process; ``ready``: its launcher, not yet its function."""
         raise NotImplementedError
 
-    def launch_config(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, env_id: str) -> dict[str, Any]:
+    def launch_config(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, log_stream: str) -> dict[str, Any]:
         """What a ready environment's launcher gets when it is claimed for ``spec``."""
         layout = Layout(TASK_ROOT, RUNTIME_DIR, "/tmp")
-        return {"environment": lambda_environment(spec, runtime, slot.api_address, layout, env_id),
+        return {"environment": lambda_environment(spec, runtime, slot.api_address, layout, log_stream),
                 "handler": spec.handler, "task_root": TASK_ROOT}
 
     @staticmethod
@@ -450,7 +450,7 @@ class Unsandboxed:
     async def attach_code(self, slot: Slot, code_dir: str) -> None:
         raise RuntimeError("unsandboxed environments are never started ahead of their function")
 
-    def launch_config(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, env_id: str) -> dict[str, Any]:
+    def launch_config(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, log_stream: str) -> dict[str, Any]:
         raise RuntimeError("unsandboxed environments are never started ahead of their function")
 
     @staticmethod
@@ -458,10 +458,10 @@ class Unsandboxed:
         return False
 
     def launch_plan(self, *, spec: FunctionSpec, runtime: RuntimeInfo, slot: Slot, groups: EnvironmentGroups,
-                    env_id: str, ready: bool = False) -> LaunchPlan:
+                    log_stream: str, ready: bool = False) -> LaunchPlan:
         runtime_dir = runtime_dir_for(spec, self._runtimes_dir)
         layout = Layout(spec.code_dir, runtime_dir or spec.code_dir, slot.tmp_dir)
-        env = lambda_environment(spec, runtime, slot.api_address, layout, env_id)
+        env = lambda_environment(spec, runtime, slot.api_address, layout, log_stream)
         argv = (prologue(groups, spec, address_space=address_space_limit(spec, groups), seccomp=None)
                 + runtime_argv(spec, runtime, layout))
         return LaunchPlan(argv, env, spec.code_dir)

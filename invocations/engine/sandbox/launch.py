@@ -10,7 +10,6 @@ put their own launcher between the two.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 
 from invocations.engine.interpreters import NODE_BOOTSTRAP_DIR, PYTHON_RUNTIMES, python_runtime_dir
@@ -65,12 +64,8 @@ def runtime_dir_for(spec: FunctionSpec, runtimes_dir: str) -> str | None:
     return None
 
 
-def log_stream_name(spec: FunctionSpec, env_id: str) -> str:
-    return time.strftime("%Y/%m/%d/", time.gmtime()) + f"[{spec.version}]{env_id}"
-
-
 def lambda_environment(spec: FunctionSpec, runtime: RuntimeInfo, api_address: str, layout: Layout,
-                       env_id: str) -> dict[str, str]:
+                       log_stream: str) -> dict[str, str]:
     interpreter_bin = os.path.dirname(runtime.executable) if runtime.executable else ""
     interpreter_lib = os.path.join(os.path.dirname(interpreter_bin), "lib") if interpreter_bin else ""
     path = ":".join(p for p in ["/var/lang/bin", "/usr/local/bin", "/usr/bin/", "/bin", "/opt/bin", interpreter_bin] if p)
@@ -86,7 +81,7 @@ def lambda_environment(spec: FunctionSpec, runtime: RuntimeInfo, api_address: st
         "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group or f"/aws/lambda/{spec.function_name}",
-        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name(spec, env_id),
+        "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
         "AWS_LAMBDA_LOG_FORMAT": spec.log_format,
         "AWS_REGION": spec.region,
         "AWS_DEFAULT_REGION": spec.region,
