@@ -46,6 +46,11 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "*").split(",")
+# Behind a TLS-terminating proxy (deploy/nginx/): trust its X-Forwarded-Proto, so HTTPS requests are
+# known as such (CSRF origin checks, secure redirects). Only when nothing else can reach the nodes.
+TRUST_PROXY_HEADERS = envbool("TRUST_PROXY_HEADERS", False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -181,7 +186,9 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"
 LAMBDA_REGION = os.environ.get("LAMBDA_REGION", "us-east-1")
 LAMBDA_ACCOUNT_ID = os.environ.get("LAMBDA_ACCOUNT_ID", "000000000000")
 # Where unpacked function code, uploaded zips and per-environment /tmp directories live.
-LAMBDA_CODE_DIR = DATA_DIR / "code"
+# Several nodes (README "Operations") must share it: a code directory on shared storage (NFS), since
+# a node runs code that another node stored.
+LAMBDA_CODE_DIR = Path(os.environ.get("LAMBDA_CODE_DIR", DATA_DIR / "code"))
 # Runtime clients per interpreter (scripts/install_runtimes.py puts them in var/runtimes).
 LAMBDA_RUNTIMES_DIR = Path(os.environ.get("LAMBDA_RUNTIMES_DIR", BASE_DIR / "var" / "runtimes"))
 # Execution environments: how many a node (web process or worker) may keep, and how long idle
