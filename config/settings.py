@@ -186,8 +186,7 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"
 LAMBDA_REGION = os.environ.get("LAMBDA_REGION", "us-east-1")
 LAMBDA_ACCOUNT_ID = os.environ.get("LAMBDA_ACCOUNT_ID", "000000000000")
 # Where unpacked function code, uploaded zips and per-environment /tmp directories live.
-# Several nodes (README "Operations") must share it: a code directory on shared storage (NFS), since
-# a node runs code that another node stored.
+# Each node has its own: code another node stored is fetched from the database (CodeBlob) on first use.
 LAMBDA_CODE_DIR = Path(os.environ.get("LAMBDA_CODE_DIR", DATA_DIR / "code"))
 # Runtime clients per interpreter (scripts/install_runtimes.py puts them in var/runtimes).
 LAMBDA_RUNTIMES_DIR = Path(os.environ.get("LAMBDA_RUNTIMES_DIR", BASE_DIR / "var" / "runtimes"))

@@ -536,3 +536,21 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CodeBlob(models.Model):
+    """An uploaded zip, content-addressed: how a node gets code another node stored.
+
+    ``services/code.py`` writes one whenever it stores a zip; a node whose ``LAMBDA_CODE_DIR`` lacks
+    ``<digest>/`` fetches the blob and unpacks it before starting an environment. ``stored_at`` is
+    refreshed when the same zip is stored again, so ``services/cleanup.prune_code`` spares it for
+    the grace period like the files on disk.
+    """
+
+    digest = models.CharField(max_length=64, primary_key=True)  # hex SHA-256 of ``data``
+    data = models.BinaryField()
+    size = models.PositiveBigIntegerField()
+    stored_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.digest

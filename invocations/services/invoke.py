@@ -60,6 +60,7 @@ from invocations.engine.types import FunctionSpec, InvokeRequest, InvokeResult, 
 from invocations.group_commit import FlushFailed, GroupCommit
 from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation, Team
 from invocations.pooled import release_idle_connection
+from invocations.services import code as code_service
 
 logger = logging.getLogger(__name__)
 
@@ -288,14 +289,17 @@ def _variables(environment: dict[str, object]) -> tuple[tuple[str, str], ...]:
 
 
 def function_spec(version: FunctionVersion) -> FunctionSpec:
+    """What the engine needs to run ``version``; its code is on this node once this returns
+    (fetched from the database when another node stored it: ``code.ensure_code``)."""
     function = version.function
+    code_dir = code_service.ensure_code(version.code_digest)
     logging_config = version.logging_config or {}
     return FunctionSpec(
         function_name=function.name,
         function_arn=function_arn(function.name, account=function.team.account_id),
         version=version.version,
         revision_id=version.revision_id,
-        code_dir=str(settings.LAMBDA_CODE_DIR / version.code_digest),
+        code_dir=str(code_dir),
         code_sha256=version.code_sha256,
         runtime=version.runtime,
         handler=version.handler,

@@ -1,7 +1,8 @@
 """A cluster on one machine: PostgreSQL + Redis, N web nodes, M workers, nginx with TLS in front.
 
 Used by tests/live/test_scale_out.py and bench/cluster.py. Each node is a ``scripts.stack.Stack``
-(web-only or worker-only) with its own DATA_DIR and port; they share DATABASE_URL,
+(web-only or worker-only) with its own DATA_DIR (so its own code directory: code another node stored is fetched from the
+database, invocations/services/code.py) and port; they share DATABASE_URL,
 CELERY_BROKER_URL, SECRET_KEY and a Celery queue of their own. nginx runs in the foreground with
 ``deploy/nginx/lambda-workbench.conf`` filled in (``render_proxy_config``), a test CA and a
 certificate for localhost, 127.0.0.1, ::1 and ``*.lambda-url.<region>.localhost``.
@@ -385,9 +386,6 @@ def cluster(
             "FUNCTION_URL_SCHEME": "https",
             "FUNCTION_URL_DOMAIN": FUNCTION_URL_DOMAIN,
             "LAMBDA_REGION": REGION,
-            # Code stored by one node is run by the others: one shared code directory (NFS in a real
-            # deployment), the only state the nodes share besides PostgreSQL and Redis.
-            "LAMBDA_CODE_DIR": str(directory / "shared-code"),
             **(env or {}),
         }
         web_stacks = [
