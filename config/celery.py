@@ -50,3 +50,16 @@ if app.conf.broker_url.startswith(("redis://", "rediss://")):
 # CONN_MAX_AGE, drops broken connections and returns PostgreSQL's to the pool).
 app.conf["CELERY_DB_REUSE_MAX"] = 1_000_000
 app.autodiscover_tasks(["invocations", "console", "invocations.event_sources"])
+
+from django.conf import settings as _settings  # noqa: E402
+
+if _settings.LAMBDA_LOG_FORMAT == "json":
+    # Celery installs its own handlers and format on the root logger unless someone handles this
+    # signal: then the worker logs as Django's LOGGING says (one JSON object per line).
+    from celery.signals import setup_logging
+
+    @setup_logging.connect
+    def _django_logging(**kwargs: object) -> None:
+        import logging.config
+
+        logging.config.dictConfig(_settings.LOGGING)

@@ -306,3 +306,23 @@ FUNCTION_URL_PORT = envint("FUNCTION_URL_PORT", 0)
 FUNCTION_URL_SCHEME = os.environ.get("FUNCTION_URL_SCHEME", "http")
 # Function URL requests are answered before the other middleware (no sessions, CSRF or auth for them).
 MIDDLEWARE.insert(0, "invocations.urls_function.middleware.FunctionUrlMiddleware")
+
+# --- Monitoring: /metrics, /healthz, /readyz, log format (invocations/metrics.py, invocations/health.py) --
+# /metrics answers only when this is set, to requests carrying "Authorization: Bearer <token>".
+# Set it for the web node AND the worker: a process counts only while it is set.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# prometheus_client's multiprocess directory, shared by the node's web process and its workers
+# (one per DATA_DIR; emptied by scripts/stack.py when the node starts). Always derived here, never
+# inherited from a parent process's environment, and exported before prometheus_client is imported.
+METRICS_DIR = Path(os.environ.get("METRICS_DIR", DATA_DIR / "prometheus")).resolve()
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+# /readyz: how long a probe waits for the broker and for a worker's answer, and how long its verdict
+# is reused (a load balancer probing every second must not ping the broker every second).
+READYZ_TIMEOUT_SECONDS = envfloat("READYZ_TIMEOUT_SECONDS", 1.0)
+READYZ_CACHE_SECONDS = envfloat("READYZ_CACHE_SECONDS", 2.0)
+# "json": one JSON object per line (time, level, logger, message, request_id/function when known)
+# for Django, Celery and the platform; "text" (default): plain lines.
+LAMBDA_LOG_FORMAT = os.environ.get("LAMBDA_LOG_FORMAT", "text").strip().lower()
+if LAMBDA_LOG_FORMAT == "json":
+    LOGGING["formatters"] = {"json": {"()": "config.log_format.JsonFormatter"}}
+    LOGGING["handlers"]["console"]["formatter"] = "json"

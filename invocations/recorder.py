@@ -55,6 +55,7 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError, DataError, IntegrityError, connection, models, transaction
 
 from invocations import journal as journal_files
+from invocations import metrics
 from invocations.models import Function, Invocation
 from invocations.node import at_exit, current_node_name
 from invocations.pooled import release_idle_connection
@@ -379,6 +380,7 @@ def record(invocation: Invocation) -> None:
     # so a cluster's records tell where each environment was warm (tests/live/test_scale_out.py).
     if not invocation.worker:
         invocation.worker = current_node_name()
+    metrics.observe_invocation(invocation)  # Prometheus counters, in this process (invocations/metrics.py)
     get_recorder().record(invocation)
 
 

@@ -292,6 +292,7 @@ class Stack:
         if prepare:
             self.prepare()
         self._stopping.clear()
+        self.reset_metrics()
         try:
             if self.with_web:
                 self.web = self._spawn("web", self.web_command())
@@ -302,6 +303,14 @@ class Stack:
             self.stop()
             raise
         return self
+
+    def reset_metrics(self) -> None:
+        """Empty the node's Prometheus multiprocess directory (``METRICS_DIR``, invocations/metrics.py)
+        before its processes start: never while one of them runs (a restart by ``supervise`` keeps it)."""
+        directory = Path(self.env.get("METRICS_DIR") or self.data_dir / "prometheus")
+        if directory.is_dir():
+            for path in directory.glob("*.db"):
+                path.unlink(missing_ok=True)
 
     def port_in_use(self) -> bool:
         """True when something already answers on this stack's port."""

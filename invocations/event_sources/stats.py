@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import F
 from django.utils import timezone
 
+from invocations import metrics
 from invocations.models import EventSourceMapping, Trigger
 
 ERROR_LIMIT = 2000
@@ -35,7 +36,12 @@ def batch_error(function_error: str | None, throttled: bool, payload: bytes) -> 
 
 
 def record_batch(mapping: EventSourceMapping, event: dict[str, Any], *, request_id: str, error: str) -> None:
-    fields: dict[str, Any] = {"records_processed": F("records_processed") + count_records(event), "last_request_id": request_id}
+    records = count_records(event)
+    metrics.observe_batch(
+        function=mapping.function.name, account=mapping.team.account_id, source_kind=mapping.source_kind,
+        records=records, error=error,
+    )
+    fields: dict[str, Any] = {"records_processed": F("records_processed") + records, "last_request_id": request_id}
     if error:
         fields["last_error"] = error[:ERROR_LIMIT]
     EventSourceMapping.objects.filter(pk=mapping.pk).update(**fields)

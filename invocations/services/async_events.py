@@ -38,7 +38,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from invocations import destinations, dispatch, node, recorder, retry_policy, rows
+from invocations import destinations, dispatch, metrics, node, recorder, retry_policy, rows
 from invocations.arns import function_arn
 from invocations.engine.types import InvokeRequest, RuntimeUnavailable, TooManyRequests
 from invocations.models import (
@@ -90,7 +90,7 @@ def worker_alive(name: str, *, now: datetime | None = None) -> bool:
 _RUN_FIELDS: Final = (
     "id", "request_id", "function", "function_name", "qualifier", "executed_version", "invocation_type",
     "payload", "status", "created_at", "started_at", "finished_at", "error_type", "response", "function_error",
-    "attempt",
+    "attempt", "source", "account_id",  # the last two for the Prometheus labels (invocations/metrics.py)
 )  # fmt: skip
 # What the end of an attempt writes back (the engine's result, the status and the async bookkeeping).
 _RESULT_FIELDS: Final = (
@@ -262,7 +262,9 @@ def run_queued_invocation(*, invocation_id: int) -> None:
     rows.insert(attempt)
     invocation.attempt = attempt.number
     version = version_of_function(invocation.function_id, invocation.executed_version) if invocation.function_id else None
-    outcome = _run_attempt(invocation, attempt, version)
+    with metrics.running(invocation):
+        outcome = _run_attempt(invocation, attempt, version)
+    metrics.observe_invocation(invocation)  # Prometheus counters (invocations/metrics.py)
     history.append(attempt.outcome)
     if outcome is None:  # the version was deleted while the event waited: nothing to retry
         _finish(invocation, attempt, Condition.RETRIES_EXHAUSTED, config, history, version)

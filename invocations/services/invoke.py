@@ -42,7 +42,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from invocations import dispatch, json_input, policy, recorder, rows
+from invocations import dispatch, json_input, metrics, policy, recorder, rows
 from invocations.access import Caller, check, statements, team_of_account
 from invocations.errors import (
     InvalidParameterValueException,
@@ -451,7 +451,8 @@ def _run(version: FunctionVersion, request: InvokeRequest, invocation: Invocatio
     spec, reserved = function_spec(version), version.function.reserved_concurrency
     release_connection_while_waiting()
     try:
-        result = get_pool().invoke(spec, request, reserved_concurrency=reserved)
+        with metrics.running(invocation):
+            result = get_pool().invoke(spec, request, reserved_concurrency=reserved)
     except (TooManyRequests, RuntimeUnavailable) as error:
         raise engine_failure(invocation, error, runtime=version.runtime) from None
     apply_result(invocation, result)
