@@ -258,8 +258,9 @@ class _Counter:
 class Limiter:
     """One process's view of the shared counters (thread-safe)."""
 
-    def __init__(self, backend: Backend, *, ttl: float = 30.0, linger: float = 0.2) -> None:
+    def __init__(self, backend: Backend, *, ttl: float = 30.0, linger: float = 0.2, keeper: bool = True) -> None:
         self.backend = backend
+        self.keeper = keeper  # False: no thread, the owner calls tick() (tests)
         self.ttl = ttl
         self.linger = linger
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -325,7 +326,7 @@ class Limiter:
 
     # -- the keeper --
     def _ensure_thread(self) -> None:
-        if self._thread is None:
+        if self._thread is None and self.keeper:
             with self._lock:
                 if self._thread is None and not self._stopped:
                     self._thread = threading.Thread(target=self._keep, name="lambda-concurrency", daemon=True)
