@@ -35,6 +35,9 @@ in one batch per counter. Under steady load a node thus cycles the units it need
 shared counter only when its concurrency grows; the units it holds are always ≤ the limit, since
 each was granted by the shared counter. A spare never lets a process exceed a limit that shrank:
 the fast path is taken only while the process's units in use are below the current limit.
+Nor does a busy node keep its units for ever while others are refused: a lease granted more than
+``MAX_REUSE_S`` (1 s) ago goes back to the shared counter when its invocation ends, so under
+saturation every node asks again about once a second (one round trip per unit per second).
 
 The price of spares is that another node may be refused a unit that is idle here for up to the
 linger. So a refusal is not final at once: the caller waits one linger (plus a margin) and asks
@@ -69,6 +72,7 @@ RESERVED_LIMIT_EXCEEDED = "ReservedFunctionConcurrentInvocationLimitExceeded"
 CONCURRENT_LIMIT_EXCEEDED = "ConcurrentInvocationLimitExceeded"
 RESERVATIONS_CACHE_S = 2.0  # the sum of a team's reservations, read on the slow path only
 RETRY_MARGIN_S = 0.05
+MAX_REUSE_S = 1.0  # a lease granted longer ago than this goes back to the counter when it is finished
 
 
 def account_limit() -> int:
@@ -251,15 +255,18 @@ class Lease:
 
 @dataclass
 class _Counter:
-    in_use: set[str] = field(default_factory=set)
-    spares: list[tuple[str, float]] = field(default_factory=list)  # (token, released at), newest last
+    in_use: dict[str, float] = field(default_factory=dict)  # token → when the counter granted it
+    spares: list[tuple[str, float, float]] = field(default_factory=list)  # (token, released, granted), newest last
+    returning: list[str] = field(default_factory=list)  # finished, too old to reuse: the keeper gives them back
 
 
 class Limiter:
     """One process's view of the shared counters (thread-safe)."""
 
-    def __init__(self, backend: Backend, *, ttl: float = 30.0, linger: float = 0.2, keeper: bool = True) -> None:
+    def __init__(self, backend: Backend, *, ttl: float = 30.0, linger: float = 0.2, keeper: bool = True,
+                 max_reuse: float = MAX_REUSE_S) -> None:
         self.backend = backend
+        self.max_reuse = max_reuse
         self.keeper = keeper  # False: no thread, the owner calls tick() (tests)
         self.ttl = ttl
         self.linger = linger
@@ -290,7 +297,7 @@ class Limiter:
                 return Lease(key, "", released=True)  # nothing to release
             if granted:
                 with self._lock:
-                    self._counters.setdefault(key, _Counter()).in_use.add(token)
+                    self._counters.setdefault(key, _Counter()).in_use[token] = time.monotonic()
                 self._ensure_thread()
                 return Lease(key, token)
             if attempt == 0 and wait_once:
@@ -307,8 +314,8 @@ class Limiter:
             counter = self._counters.get(key)
             if counter is None or not counter.spares or len(counter.in_use) >= limit:
                 return None
-            token, _ = counter.spares.pop()
-            counter.in_use.add(token)
+            token, _, granted = counter.spares.pop()
+            counter.in_use[token] = granted
             return Lease(key, token)
 
     def release(self, lease: Lease) -> None:
@@ -320,8 +327,12 @@ class Limiter:
             counter = self._counters.get(lease.key)
             if counter is None or lease.token not in counter.in_use:
                 return
-            counter.in_use.discard(lease.token)
-            counter.spares.append((lease.token, time.monotonic()))
+            granted = counter.in_use.pop(lease.token)
+            now = time.monotonic()
+            if now - granted < self.max_reuse:
+                counter.spares.append((lease.token, now, granted))
+            else:  # back to the shared counter, so other nodes get their turn under saturation
+                counter.returning.append(lease.token)
         self._ensure_thread()
 
     # -- the keeper --
@@ -353,14 +364,15 @@ class Limiter:
         returns: dict[str, list[str]] = {}
         with self._lock:
             for key, counter in list(self._counters.items()):
-                old = [token for token, at in counter.spares if now - at >= self.linger]
+                old = [token for token, at, _ in counter.spares if now - at >= self.linger] + counter.returning
                 if old:
-                    counter.spares = [(t, at) for t, at in counter.spares if now - at < self.linger]
+                    counter.spares = [spare for spare in counter.spares if now - spare[1] < self.linger]
+                    counter.returning = []
                     returns[key] = old
                 if not counter.spares and not counter.in_use:
                     del self._counters[key]
             renew = force_renew or now - self._last_renew >= self.ttl / 3
-            held = {k: [*c.in_use, *(t for t, _ in c.spares)] for k, c in self._counters.items()} if renew else {}
+            held = {k: [*c.in_use, *(t for t, _, _ in c.spares)] for k, c in self._counters.items()} if renew else {}
         for key, tokens in returns.items():
             self.backend.release(key, tokens)
         if renew:
@@ -371,9 +383,9 @@ class Limiter:
     def return_all(self) -> None:
         """Give every spare back now (process exit, tests)."""
         with self._lock:
-            returns = {k: [t for t, _ in c.spares] for k, c in self._counters.items()}
+            returns = {k: [t for t, _, _ in c.spares] + c.returning for k, c in self._counters.items()}
             for counter in self._counters.values():
-                counter.spares = []
+                counter.spares, counter.returning = [], []
         for key, tokens in returns.items():
             if tokens:
                 self.backend.release(key, tokens)

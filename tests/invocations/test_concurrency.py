@@ -133,6 +133,16 @@ def test_a_refusal_waits_one_linger_for_another_nodes_spare(backend: Any) -> Non
     assert caught.value.reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
 
 
+def test_a_lease_held_long_goes_back_to_the_counter_when_finished(backend: Any) -> None:
+    limiter = Limiter(backend, linger=5, keeper=False, max_reuse=0.05)
+    lease = limiter.acquire("fn:1", 1, reason="R", team_id=1, function_id=1)
+    time.sleep(0.1)
+    limiter.release(lease)  # granted 0.1 s ago: not kept as a spare
+    assert limiter.held() == {"fn:1": (0, 0)}
+    limiter.tick()
+    assert backend.usage(["fn:1"]) == {"fn:1": 0}
+
+
 def test_a_spare_does_not_outlive_a_lowered_limit(backend: Any) -> None:
     limiter = Limiter(backend, linger=5, keeper=False)
     leases = [limiter.acquire("fn:1", 2, reason="R", team_id=1, function_id=1) for _ in range(2)]
@@ -266,5 +276,5 @@ def test_two_processes_hammering_one_function_never_exceed_its_reservation(kind:
     outputs = [process.communicate(timeout=60)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0]
     per_process = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
-    assert all(len(spans) > 10 for spans in per_process)  # both really ran
+    assert all(len(spans) > 3 for spans in per_process), [len(spans) for spans in per_process]  # both got turns
     assert _max_overlap([tuple(span) for spans in per_process for span in spans]) == 2
