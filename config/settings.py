@@ -237,6 +237,19 @@ LAMBDA_MAX_LOG_BYTES = envint("LAMBDA_MAX_LOG_BYTES", 1024 * 1024)
 LAMBDA_SHUTDOWN_GRACE_SECONDS = envfloat("LAMBDA_SHUTDOWN_GRACE_SECONDS", 30.0)
 LAMBDA_SIGV4_MAX_SKEW_SECONDS = 300
 
+# --- Concurrency across the cluster (invocations/concurrency.py) --------------------------------
+# An account's (team's) concurrent executions, all nodes together (AWS default 1,000); functions
+# with reserved concurrency take theirs out of it, the rest share the remainder.
+LAMBDA_ACCOUNT_CONCURRENCY = envint("LAMBDA_ACCOUNT_CONCURRENCY", 1000)
+# Where the shared counter lives: auto (Redis when the broker is redis://, else the database),
+# redis, or database. LAMBDA_CONCURRENCY_REDIS_URL overrides the broker's URL.
+LAMBDA_CONCURRENCY_BACKEND = os.environ.get("LAMBDA_CONCURRENCY_BACKEND", "auto")
+LAMBDA_CONCURRENCY_REDIS_URL = os.environ.get("LAMBDA_CONCURRENCY_REDIS_URL", "")
+# A lease not renewed for this long expires (a crashed node's capacity comes back after it).
+LAMBDA_CONCURRENCY_LEASE_TTL = envfloat("LAMBDA_CONCURRENCY_LEASE_TTL", 30.0)
+# A node keeps a finished lease this long for its next invocation before giving it back.
+LAMBDA_CONCURRENCY_LINGER = envfloat("LAMBDA_CONCURRENCY_LINGER", 0.2)
+
 # --- Asynchronous invocation (invocations/services/async_events.py, retry_policy.py, destinations.py)
 # Base of the retry delays: a function error is retried after base×1, then base×2 (AWS: ~1 and
 # ~2 minutes); throttles and platform errors back off 1 s … 5 min, scaled by base/60. Tests and

@@ -554,3 +554,31 @@ class CodeBlob(models.Model):
 
     def __str__(self) -> str:
         return self.digest
+
+
+class ConcurrencyCounter(models.Model):
+    """One row per shared concurrency counter (``fn:<id>`` or ``acct:<team id>``): the row a node
+    locks while it counts and adds leases (invocations/concurrency.py, the database backend)."""
+
+    key = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ConcurrencyLease(models.Model):
+    """One unit of concurrency held by a node (web process or worker) until ``expires_at``; renewed
+    while held, so a crashed node's leases expire by themselves (invocations/concurrency.py)."""
+
+    token = models.CharField(max_length=200, unique=True)
+    key = models.CharField(max_length=64)
+    team_id = models.BigIntegerField()  # the account; no foreign key: a lease outlives nothing
+    function_id = models.BigIntegerField(null=True, blank=True)  # set for reserved functions
+    holder = models.CharField(max_length=200)  # host:pid:nonce
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "expires_at"], name="concurrency_lease_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.token} → {self.expires_at:%H:%M:%S}"

@@ -42,7 +42,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from invocations import dispatch, json_input, metrics, policy, recorder, rows
+from invocations import concurrency, dispatch, json_input, metrics, policy, recorder, rows
 from invocations.access import Caller, check, statements, team_of_account
 from invocations.errors import (
     InvalidParameterValueException,
@@ -449,12 +449,18 @@ def _run(version: FunctionVersion, request: InvokeRequest, invocation: Invocatio
     from invocations.node import get_pool
 
     spec, reserved = function_spec(version), version.function.reserved_concurrency
+    try:
+        lease = concurrency.admit(function_id=version.function_id, team_id=version.function.team_id, reserved=reserved)
+    except TooManyRequests as error:
+        raise engine_failure(invocation, error, runtime=version.runtime) from None
     release_connection_while_waiting()
     try:
         with metrics.running(invocation):
             result = get_pool().invoke(spec, request, reserved_concurrency=reserved)
     except (TooManyRequests, RuntimeUnavailable) as error:
         raise engine_failure(invocation, error, runtime=version.runtime) from None
+    finally:
+        concurrency.release(lease)
     apply_result(invocation, result)
     recorder.record(invocation)
     return result

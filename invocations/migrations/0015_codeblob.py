@@ -28,7 +28,7 @@ def copy_zips_from_disk(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0013_attempt_logs_destination_links"),
+        ("invocations", "0014_concurrency_leases"),
     ]
 
     operations = [
