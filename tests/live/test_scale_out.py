@@ -234,7 +234,8 @@ def test_two_web_nodes_two_workers_behind_nginx(lw_cluster: Cluster) -> None:
     web_nodes = [n for n in per_node if n.startswith("web:")]
     assert len(web_nodes) == 2, per_node.keys()
     for node, colds in per_node.items():
-        assert sum(colds) < len(colds), (node, sum(colds), len(colds))  # warm environments reused
+        if len(colds) >= 10:  # not the victim killed after a handful
+            assert sum(colds) < len(colds), (node, sum(colds), len(colds))  # warm environments reused
         if len(colds) >= 20:
             assert sum(colds) <= len(colds) * 0.25, (node, sum(colds), len(colds))
 
