@@ -63,7 +63,8 @@ system-packages:
 	fi
 
 # What only the tests need: Chromium (browser tier), RabbitMQ (its event source), Redis (the
-# Redis broker transport) and runsc (the sandbox's attack tests run under gVisor too). Installed when
+# Redis broker transport), nginx (the scale-out test's TLS proxy) and runsc (the sandbox's attack
+# tests run under gVisor too). Installed when
 # running as root; otherwise those tests fail and say which package is missing.
 test-packages:
 	@missing=""; \
@@ -71,6 +72,7 @@ test-packages:
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ] || command -v rabbitmq-server >/dev/null || missing="$$missing rabbitmq-server"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing$$missing"; \

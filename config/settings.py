@@ -46,6 +46,11 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 DEBUG = envbool("DEBUG", False)
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "*").split(",")
+# Behind a TLS-terminating proxy (deploy/nginx/): trust its X-Forwarded-Proto, so HTTPS requests are
+# known as such (CSRF origin checks, secure redirects). Only when nothing else can reach the nodes.
+TRUST_PROXY_HEADERS = envbool("TRUST_PROXY_HEADERS", False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -181,7 +186,8 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery"
 LAMBDA_REGION = os.environ.get("LAMBDA_REGION", "us-east-1")
 LAMBDA_ACCOUNT_ID = os.environ.get("LAMBDA_ACCOUNT_ID", "000000000000")
 # Where unpacked function code, uploaded zips and per-environment /tmp directories live.
-LAMBDA_CODE_DIR = DATA_DIR / "code"
+# Each node has its own: code another node stored is fetched from the database (CodeBlob) on first use.
+LAMBDA_CODE_DIR = Path(os.environ.get("LAMBDA_CODE_DIR", DATA_DIR / "code"))
 # Runtime clients per interpreter (scripts/install_runtimes.py puts them in var/runtimes).
 LAMBDA_RUNTIMES_DIR = Path(os.environ.get("LAMBDA_RUNTIMES_DIR", BASE_DIR / "var" / "runtimes"))
 # Execution environments: how many a node (web process or worker) may keep, and how long idle
@@ -240,6 +246,19 @@ LAMBDA_MAX_LOG_BYTES = envint("LAMBDA_MAX_LOG_BYTES", 1024 * 1024)
 # SIGKILL, plus the time a clean exit needs.
 LAMBDA_SHUTDOWN_GRACE_SECONDS = envfloat("LAMBDA_SHUTDOWN_GRACE_SECONDS", 30.0)
 LAMBDA_SIGV4_MAX_SKEW_SECONDS = 300
+
+# --- Concurrency across the cluster (invocations/concurrency.py) --------------------------------
+# An account's (team's) concurrent executions, all nodes together (AWS default 1,000); functions
+# with reserved concurrency take theirs out of it, the rest share the remainder.
+LAMBDA_ACCOUNT_CONCURRENCY = envint("LAMBDA_ACCOUNT_CONCURRENCY", 1000)
+# Where the shared counter lives: auto (Redis when the broker is redis://, else the database),
+# redis, or database. LAMBDA_CONCURRENCY_REDIS_URL overrides the broker's URL.
+LAMBDA_CONCURRENCY_BACKEND = os.environ.get("LAMBDA_CONCURRENCY_BACKEND", "auto")
+LAMBDA_CONCURRENCY_REDIS_URL = os.environ.get("LAMBDA_CONCURRENCY_REDIS_URL", "")
+# A lease not renewed for this long expires (a crashed node's capacity comes back after it).
+LAMBDA_CONCURRENCY_LEASE_TTL = envfloat("LAMBDA_CONCURRENCY_LEASE_TTL", 30.0)
+# A node keeps a finished lease this long for its next invocation before giving it back.
+LAMBDA_CONCURRENCY_LINGER = envfloat("LAMBDA_CONCURRENCY_LINGER", 0.2)
 
 # --- Asynchronous invocation (invocations/services/async_events.py, retry_policy.py, destinations.py)
 # Base of the retry delays: a function error is retried after base×1, then base×2 (AWS: ~1 and

@@ -588,3 +588,49 @@ class MetricMinute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}/{self.function_name}@{self.minute}"
+
+
+class CodeBlob(models.Model):
+    """An uploaded zip, content-addressed: how a node gets code another node stored.
+
+    ``services/code.py`` writes one whenever it stores a zip; a node whose ``LAMBDA_CODE_DIR`` lacks
+    ``<digest>/`` fetches the blob and unpacks it before starting an environment. ``stored_at`` is
+    refreshed when the same zip is stored again, so ``services/cleanup.prune_code`` spares it for
+    the grace period like the files on disk.
+    """
+
+    digest = models.CharField(max_length=64, primary_key=True)  # hex SHA-256 of ``data``
+    data = models.BinaryField()
+    size = models.PositiveBigIntegerField()
+    stored_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.digest
+
+
+class ConcurrencyCounter(models.Model):
+    """One row per shared concurrency counter (``fn:<id>`` or ``acct:<team id>``): the row a node
+    locks while it counts and adds leases (invocations/concurrency.py, the database backend)."""
+
+    key = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class ConcurrencyLease(models.Model):
+    """One unit of concurrency held by a node (web process or worker) until ``expires_at``; renewed
+    while held, so a crashed node's leases expire by themselves (invocations/concurrency.py)."""
+
+    token = models.CharField(max_length=200, unique=True)
+    key = models.CharField(max_length=64)
+    team_id = models.BigIntegerField()  # the account; no foreign key: a lease outlives nothing
+    function_id = models.BigIntegerField(null=True, blank=True)  # set for reserved functions
+    holder = models.CharField(max_length=200)  # host:pid:nonce
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "expires_at"], name="concurrency_lease_key")]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.token} → {self.expires_at:%H:%M:%S}"

@@ -132,6 +132,11 @@ def node_name(kind: str) -> str:
     return f"{kind}:{socket.gethostname()}:{os.getpid()}"
 
 
+def current_node_name() -> str:
+    """This process's node name once ``start_node`` ran ("" before: tests, management commands)."""
+    return _node_name or ""
+
+
 def available_runtimes() -> list[str]:
     return sorted(name for name, info in get_pool().runtimes().items() if info.available)
 

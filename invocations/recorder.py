@@ -57,7 +57,7 @@ from django.db import DatabaseError, DataError, IntegrityError, connection, mode
 from invocations import journal as journal_files
 from invocations import metrics, rollups
 from invocations.models import Function, Invocation
-from invocations.node import at_exit
+from invocations.node import at_exit, current_node_name
 from invocations.pooled import release_idle_connection
 
 logger = logging.getLogger(__name__)
@@ -377,6 +377,10 @@ def recover_orphans() -> int:
 
 
 def record(invocation: Invocation) -> None:
+    # Which node ran it: synchronous records name their web node (or worker) as events name theirs,
+    # so a cluster's records tell where each environment was warm (tests/live/test_scale_out.py).
+    if not invocation.worker:
+        invocation.worker = current_node_name()
     metrics.observe_invocation(invocation)  # Prometheus counters, in this process (invocations/metrics.py)
     get_recorder().record(invocation)
 

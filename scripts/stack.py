@@ -120,6 +120,11 @@ class StackError(RuntimeError):
 class Stack:
     """The web server and one Celery worker over one DATA_DIR.
 
+    ``worker=False`` makes a web-only node, ``web=False`` a worker-only one: several such stacks,
+    each with its own DATA_DIR and port, sharing ``DATABASE_URL`` and ``CELERY_BROKER_URL`` (and
+    ``SECRET_KEY``) through ``env``, are a cluster (tests/live/test_scale_out.py). A worker-only
+    stack still takes a ``port``: it names its Celery worker (``worker-PORT@host``).
+
     ``env`` is added to (and overrides) this process's environment for every child, e.g.
     ``{"DATABASE_URL": ..., "CELERY_BROKER_URL": ...}``. With ``log_dir`` the children's output goes
     to ``web.log`` / ``worker.log`` there; without it they share this terminal. ``shutdown_grace``
@@ -138,6 +143,7 @@ class Stack:
         web_threads: int = WEB_THREADS,
         worker_concurrency: int = WORKER_CONCURRENCY,
         worker: bool = True,
+        web: bool = True,
         python: str = sys.executable,
         shutdown_grace: float | None = None,
         log: Callable[[str], None] | None = None,
@@ -149,6 +155,9 @@ class Stack:
         self.web_threads = web_threads
         self.worker_concurrency = worker_concurrency
         self.with_worker = worker
+        self.with_web = web
+        if not (web or worker):
+            raise ValueError("a stack runs the web server, a worker, or both")
         self.python = python
         self.env = dict(os.environ)
         self.env.update(env or {})
@@ -278,14 +287,15 @@ class Stack:
 
     def start(self, timeout: float = 60.0, *, prepare: bool = True) -> Stack:
         """Migrate (unless ``prepare=False``), start both processes, wait until they are ready."""
-        if self.port_in_use():
+        if self.with_web and self.port_in_use():
             raise StackError(f"something already listens on port {self.port} (set PORT to another port)")
         if prepare:
             self.prepare()
         self._stopping.clear()
         self.reset_metrics()
         try:
-            self.web = self._spawn("web", self.web_command())
+            if self.with_web:
+                self.web = self._spawn("web", self.web_command())
             if self.with_worker:
                 self.worker = self._spawn("worker", self.worker_command())
             self.wait_until_ready(timeout)
@@ -354,7 +364,7 @@ class Stack:
         while True:
             if check_alive:
                 self._check_alive()
-            if self.http_ready() and self.worker_ready():
+            if (not self.with_web or self.http_ready()) and self.worker_ready():
                 return
             if time.monotonic() > deadline:
                 raise StackError(

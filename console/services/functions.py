@@ -169,7 +169,7 @@ def create_function(
 
 
 def package_files(version: FunctionVersion) -> list[str]:
-    path = code_service.zip_path(version.code_digest)
+    path = code_service.local_zip(version.code_digest)
     if not path.is_file():
         return []
     with zipfile.ZipFile(path) as archive:
@@ -187,6 +187,7 @@ def handler_file(version: FunctionVersion, files: list[str]) -> str | None:
 
 def read_file(version: FunctionVersion, filename: str) -> str | None:
     """A package file's text, or None when it is binary, too large or absent."""
+    code_service.local_zip(version.code_digest)  # this node's copy (another node may have stored it)
     path = code_service.code_dir(version.code_digest) / filename
     try:
         resolved = path.resolve()
@@ -201,7 +202,7 @@ def read_file(version: FunctionVersion, filename: str) -> str | None:
 
 def deploy_file(*, caller: Caller, version: FunctionVersion, filename: str, source: str) -> FunctionVersion:
     """UpdateFunctionCode with `filename` replaced by `source` (every other file kept, modes too)."""
-    original = Path(code_service.zip_path(version.code_digest))
+    original = Path(code_service.local_zip(version.code_digest))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
         if original.is_file():

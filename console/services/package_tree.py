@@ -82,7 +82,7 @@ def _decode(data: bytes) -> str | None:
 
 def listing(version: FunctionVersion) -> Listing:
     """The package's files in path order, the first ``MAX_FILES_SHOWN`` with their text."""
-    path = code_service.zip_path(version.code_digest)
+    path = code_service.local_zip(version.code_digest)
     if not path.is_file():
         return Listing(files=[], total=0)
     with zipfile.ZipFile(path) as archive:
@@ -128,7 +128,7 @@ def new_file_mode(text: str, path: str) -> int:
 def build(version: FunctionVersion, entries: list[Entry]) -> bytes:
     """The new package: the deployed one with ``entries`` applied. Raises TreeErrors, naming the
     row and field, when a path is unsafe, taken twice, or no longer in the package."""
-    source = code_service.zip_path(version.code_digest)
+    source = code_service.local_zip(version.code_digest)
     errors = TreeErrors()
     archive = zipfile.ZipFile(source) if source.is_file() else None
     try:

@@ -38,7 +38,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from invocations import destinations, dispatch, metrics, node, recorder, retry_policy, rollups, rows
+from invocations import concurrency, destinations, dispatch, metrics, node, recorder, retry_policy, rollups, rows
 from invocations.arns import function_arn
 from invocations.engine.types import InvokeRequest, RuntimeUnavailable, TooManyRequests
 from invocations.models import (
@@ -334,7 +334,10 @@ def _run_attempt(invocation: Invocation, attempt: InvocationAttempt, version: Fu
                 invocation.function_name, invocation.qualifier or None, account=version.function.team.account_id
             ),
         )
+        lease: concurrency.Lease | None = None
         try:
+            lease = concurrency.admit(function_id=version.function_id, team_id=version.function.team_id,
+                                      reserved=version.function.reserved_concurrency)
             result = get_pool().invoke(
                 function_spec(version), request, reserved_concurrency=version.function.reserved_concurrency
             )
@@ -355,6 +358,8 @@ def _run_attempt(invocation: Invocation, attempt: InvocationAttempt, version: Fu
             attempt.duration_ms = result.duration_ms
             attempt.logs = invocation.logs
             outcome = Outcome.SUCCEEDED if result.status == "succeeded" else Outcome.FUNCTION_ERROR
+        finally:
+            concurrency.release(lease)
     now = timezone.now()
     attempt.finished_at = now
     if invocation.started_at is None:

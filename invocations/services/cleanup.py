@@ -8,7 +8,8 @@ other node notices within ``LAMBDA_RECONCILE_SECONDS`` (``reconcile_environments
 node's background thread, ``invocations/node.py``).
 
 Code is content-addressed and shared by every version with the same zip (``services/code.py``), so
-it is removed only when no version references it any more. A directory that was stored or reused
+it is removed only when no version references it any more — the files on this node and the zip
+kept in the database for the other nodes (``CodeBlob``). A directory that was stored or reused
 in the last ``LAMBDA_CODE_GRACE_SECONDS`` is kept: between storing a zip and committing the version that
 references it there is no row to see, and a create must not lose its code to a concurrent delete of
 another function with the same zip. The node's periodic ``prune_code`` removes what that spared.
@@ -34,7 +35,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from invocations.models import DestinationDelivery, Function, FunctionVersion, Invocation
+from invocations.models import CodeBlob, DestinationDelivery, Function, FunctionVersion, Invocation
 from invocations.services import code as code_service
 
 logger = logging.getLogger(__name__)
@@ -83,10 +84,12 @@ def prune_code(digests: Iterable[str] | None = None, *, grace_s: float | None = 
         try:
             names = os.listdir(root)
         except FileNotFoundError:
-            return []
+            names = []
         candidates = {name.removesuffix(".zip") for name in names if _DIGEST.fullmatch(name.removesuffix(".zip"))}
     else:
         candidates = {digest for digest in digests if _DIGEST.fullmatch(digest)}
+    if digests is None:
+        _prune_blobs(grace_s)
     if not candidates:
         return []
     referenced = set(FunctionVersion.objects.filter(code_digest__in=candidates).values_list("code_digest", flat=True))
@@ -97,14 +100,29 @@ def prune_code(digests: Iterable[str] | None = None, *, grace_s: float | None = 
         try:
             if now - max(p.stat().st_mtime for p in (directory, archive) if p.exists()) < grace_s:
                 continue
-        except ValueError:  # neither exists
+        except ValueError:  # neither exists on this node: its blob may still go
+            _prune_blobs(grace_s, [digest])
             continue
         shutil.rmtree(directory, ignore_errors=True)
         archive.unlink(missing_ok=True)
+        _prune_blobs(grace_s, [digest])
         removed.append(digest)
     if removed:
         logger.info("removed the code of %d deleted function version(s)", len(removed))
     return removed
+
+
+def _prune_blobs(grace_s: float, digests: list[str] | None = None) -> int:
+    """Delete the database's copies (``CodeBlob``) of zips no version references, stored or reused
+    more than ``grace_s`` ago: ``digests`` only, or all of them. Other nodes' copies on disk go at
+    their own next prune."""
+    cutoff = timezone.now() - timedelta(seconds=grace_s)
+    blobs = CodeBlob.objects.filter(stored_at__lt=cutoff)
+    if digests is not None:
+        blobs = blobs.filter(digest__in=digests)
+    # One statement: a blob referenced or stored again by then stays.
+    return blobs.exclude(digest__in=FunctionVersion.objects.values("code_digest")).delete()[0]
+
 
 
 @dataclass

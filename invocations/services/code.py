@@ -6,6 +6,11 @@ directory is never modified once it exists: it is unpacked into a temporary dire
 renamed into place, so a reader sees either nothing or the whole tree. File modes from the zip are
 kept (an executable ``bootstrap`` stays executable).
 
+Several nodes (README "Operations") each have their own ``LAMBDA_CODE_DIR``: the zip is also kept in
+the database (``CodeBlob``, keyed by the same digest), and a node that lacks ``<digest>/`` fetches
+it and unpacks it through the same checked, atomic path (``ensure_code``) before an environment
+starts — two processes racing to do so both end with the one directory.
+
 Limits are AWS's (spec §6.2): 50 MB zipped for a direct upload, 250 MB unzipped. The unzipped size is
 checked twice — on the sizes the archive declares, and on the bytes actually written — so a zip bomb
 that lies about its sizes is stopped while it is being extracted.
@@ -27,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from invocations.errors import InvalidParameterValueException, RequestEntityTooLargeException
 
@@ -87,7 +94,61 @@ def store_zip(data: bytes) -> StoredCode:
         _unpack_into_place(data, target)
     if not zip_path(stored.digest).is_file():
         _write_atomically(zip_path(stored.digest), data)
+    _keep_blob(stored.digest, data)
     return stored
+
+
+class CodeMissing(RuntimeError):
+    """Neither this node's code directory nor the database holds the code (``ensure_code``)."""
+
+
+def _keep_blob(digest: str, data: bytes) -> None:
+    """The zip in the database for the other nodes (``stored_at`` refreshed when it is there)."""
+    from invocations.models import CodeBlob
+
+    if CodeBlob.objects.filter(digest=digest).update(stored_at=timezone.now()):
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a racing insert must not spoil the caller's transaction
+            CodeBlob.objects.create(digest=digest, data=data, size=len(data))
+    except IntegrityError:  # another request stored the same zip meanwhile
+        pass
+
+
+def ensure_code(digest: str) -> Path:
+    """``LAMBDA_CODE_DIR/<digest>/`` (and its zip), fetched from the database and unpacked when this
+    node does not have it yet. Raises ``CodeMissing`` when the database has no such zip either."""
+    target = code_dir(digest)
+    if target.is_dir() and zip_path(digest).is_file():
+        return target
+    from invocations.models import CodeBlob
+
+    data = CodeBlob.objects.filter(digest=digest).values_list("data", flat=True).first()
+    if data is None:
+        if target.is_dir():  # stored before blobs existed, and kept on this node
+            return target
+        raise CodeMissing(f"the code {digest} is neither in {settings.LAMBDA_CODE_DIR} nor in the database")
+    data = bytes(data)  # PostgreSQL returns a memoryview
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise CodeMissing(f"the stored code {digest} does not match its digest")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not target.is_dir():
+        _unpack_into_place(data, target)
+    if not zip_path(digest).is_file():
+        _write_atomically(zip_path(digest), data)
+    return target
+
+
+def local_zip(digest: str) -> Path:
+    """This node's copy of the zip (fetched like ``ensure_code``); the path may not exist when the
+    code is nowhere."""
+    path = zip_path(digest)
+    if not path.is_file():
+        try:
+            ensure_code(digest)
+        except CodeMissing:
+            pass
+    return path
 
 
 def _unpack_into_place(data: bytes, target: Path) -> None:

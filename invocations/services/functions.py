@@ -36,6 +36,7 @@ from invocations import activity, signals
 from invocations.access import Caller, check, check_account, find_function, team_of_account, user_caller
 from invocations.arns import FunctionRef, arn_of, function_arn, validation_message
 from invocations.models import LATEST, Alias, Function, FunctionVersion, PolicyStatement, Team, new_revision_id
+from invocations.concurrency import account_limit
 from invocations.selectors import get_latest
 from invocations.services import cleanup, runtimes
 from invocations.services import code as code_service
@@ -52,7 +53,6 @@ MAX_DESCRIPTION = 256
 MAX_HANDLER = 128
 ENVIRONMENT_LIMIT_BYTES = 4096
 
-ACCOUNT_CONCURRENCY = 1000
 MIN_UNRESERVED_CONCURRENCY = 100
 
 ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
@@ -503,7 +503,7 @@ def move_function(*, caller: Caller, function: Function, team: Team) -> Function
             raise ResourceConflictException(f"Function already exist: {function_arn(locked.name, account=team.account_id)}")
         if locked.reserved_concurrency:
             others = Function.objects.filter(team=team).aggregate(total=Sum("reserved_concurrency"))["total"] or 0
-            if others + locked.reserved_concurrency > ACCOUNT_CONCURRENCY - MIN_UNRESERVED_CONCURRENCY:
+            if others + locked.reserved_concurrency > account_limit() - MIN_UNRESERVED_CONCURRENCY:
                 raise InvalidParameterValueException(
                     f"The function's ReservedConcurrentExecutions ({locked.reserved_concurrency}) would decrease "
                     f"team {team.name}'s UnreservedConcurrentExecution below its minimum value of "
@@ -549,7 +549,7 @@ def put_function_concurrency(*, caller: Caller, ref: FunctionRef, reserved: Any)
             Function.objects.filter(team_id=function.team_id).exclude(pk=function.pk)
             .aggregate(total=Sum("reserved_concurrency"))["total"] or 0
         )  # fmt: skip
-        if others + reserved > ACCOUNT_CONCURRENCY - MIN_UNRESERVED_CONCURRENCY:
+        if others + reserved > account_limit() - MIN_UNRESERVED_CONCURRENCY:
             raise InvalidParameterValueException(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{MIN_UNRESERVED_CONCURRENCY}]."
@@ -577,7 +577,9 @@ def delete_function_concurrency(*, caller: Caller, ref: FunctionRef) -> None:
 
 
 def account_settings(*, caller: Caller) -> dict[str, Any]:
-    """GetAccountSettings: AWS's default limits, and what the caller's account uses."""
+    """GetAccountSettings: the limits (``LAMBDA_ACCOUNT_CONCURRENCY``, enforced cluster-wide by
+    invocations/concurrency.py; code sizes as AWS's), and what the caller's account uses — AWS's
+    AccountUsage has the code size and the function count only."""
     check_account(caller, "lambda:GetAccountSettings")
     functions = Function.objects.filter(team_id=caller.team_id)
     reserved = functions.aggregate(total=Sum("reserved_concurrency"))["total"] or 0
@@ -587,8 +589,8 @@ def account_settings(*, caller: Caller) -> dict[str, Any]:
             "TotalCodeSize": 80530636800,
             "CodeSizeUnzipped": code_service.MAX_UNZIPPED_BYTES,
             "CodeSizeZipped": code_service.MAX_ZIPPED_BYTES,
-            "ConcurrentExecutions": ACCOUNT_CONCURRENCY,
-            "UnreservedConcurrentExecutions": ACCOUNT_CONCURRENCY - reserved,
+            "ConcurrentExecutions": account_limit(),
+            "UnreservedConcurrentExecutions": max(0, account_limit() - reserved),
         },
         "AccountUsage": {"TotalCodeSize": total_code, "FunctionCount": functions.count()},
     }

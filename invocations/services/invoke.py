@@ -42,7 +42,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from invocations import dispatch, json_input, metrics, policy, recorder, rollups, rows
+from invocations import concurrency, dispatch, json_input, metrics, policy, recorder, rollups, rows
 from invocations.access import Caller, check, statements, team_of_account
 from invocations.errors import (
     InvalidParameterValueException,
@@ -60,6 +60,7 @@ from invocations.engine.types import FunctionSpec, InvokeRequest, InvokeResult, 
 from invocations.group_commit import FlushFailed, GroupCommit
 from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation, Team
 from invocations.pooled import release_idle_connection
+from invocations.services import code as code_service
 
 logger = logging.getLogger(__name__)
 
@@ -288,14 +289,17 @@ def _variables(environment: dict[str, object]) -> tuple[tuple[str, str], ...]:
 
 
 def function_spec(version: FunctionVersion) -> FunctionSpec:
+    """What the engine needs to run ``version``; its code is on this node once this returns
+    (fetched from the database when another node stored it: ``code.ensure_code``)."""
     function = version.function
+    code_dir = code_service.ensure_code(version.code_digest)
     logging_config = version.logging_config or {}
     return FunctionSpec(
         function_name=function.name,
         function_arn=function_arn(function.name, account=function.team.account_id),
         version=version.version,
         revision_id=version.revision_id,
-        code_dir=str(settings.LAMBDA_CODE_DIR / version.code_digest),
+        code_dir=str(code_dir),
         code_sha256=version.code_sha256,
         runtime=version.runtime,
         handler=version.handler,
@@ -446,12 +450,18 @@ def _run(version: FunctionVersion, request: InvokeRequest, invocation: Invocatio
     from invocations.node import get_pool
 
     spec, reserved = function_spec(version), version.function.reserved_concurrency
+    try:
+        lease = concurrency.admit(function_id=version.function_id, team_id=version.function.team_id, reserved=reserved)
+    except TooManyRequests as error:
+        raise engine_failure(invocation, error, runtime=version.runtime) from None
     release_connection_while_waiting()
     try:
         with metrics.running(invocation):
             result = get_pool().invoke(spec, request, reserved_concurrency=reserved)
     except (TooManyRequests, RuntimeUnavailable) as error:
         raise engine_failure(invocation, error, runtime=version.runtime) from None
+    finally:
+        concurrency.release(lease)
     apply_result(invocation, result)
     recorder.record(invocation)
     return result

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Final
 
-from invocations import policy, recorder
+from invocations import concurrency, policy, recorder
 from invocations.access import Caller
 from invocations.arns import function_arn, parse_function_name
 from invocations.engine.types import InvokeRequest, InvokeResult, ResponseStream, RuntimeUnavailable, TooManyRequests
@@ -132,8 +132,17 @@ def start(
     )
     wait_s = version.timeout + WAIT_MARGIN_S
     spec, reserved = invoke_service.function_spec(version), version.function.reserved_concurrency
+    try:
+        lease = concurrency.admit(function_id=version.function_id, team_id=version.function.team_id, reserved=reserved)
+    except TooManyRequests as error:
+        raise invoke_service.engine_failure(invocation, error) from None
     invoke_service.release_connection_while_waiting()
-    future = get_pool().submit(spec, request, reserved_concurrency=reserved)
+    try:
+        future = get_pool().submit(spec, request, reserved_concurrency=reserved)
+    except BaseException:
+        concurrency.release(lease)
+        raise
+    future.add_done_callback(lambda _: concurrency.release(lease))
     kind, value = stream.get(timeout=wait_s)
     started = StreamedInvocation(
         request_id=request_id, executed_version=version.version, content_type=None, buffered=None,

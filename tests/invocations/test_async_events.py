@@ -7,6 +7,8 @@ Retries are DB-scheduled, so the tests step time forward by making a scheduled a
 from __future__ import annotations
 
 import json
+import os
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -249,6 +251,33 @@ def test_a_redelivered_task_leaves_a_live_workers_event_alone(settings: Any) -> 
     tasks.run_queued_invocation(invocation.pk)
     invocation.refresh_from_db()
     assert (invocation.status, invocation.attempts.count()) == ("running", 1)
+
+
+def test_a_killed_worker_its_parent_has_not_reaped_yet_is_dead(settings: Any, published: list[Any]) -> None:
+    """SIGKILL leaves a zombie until the parent waits for it; kill(pid, 0) still succeeds on one,
+    but its events must be requeued at once (the scale-out test's killed worker was such a zombie)."""
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        name = f"worker:{socket.gethostname()}:{child.pid}"
+        assert async_events.worker_alive(name) is True
+        invocation = event(function(settings))
+        running_on(invocation, name)
+        assert async_events.sweep().requeued == []
+        os.kill(child.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while not Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1].startswith("Z"):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert async_events.worker_alive(name) is False  # a zombie: not reaped, not alive
+        assert async_events.sweep().requeued == [invocation.pk]
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_a_worker_on_another_host_is_alive_while_its_heartbeat_is_fresh() -> None:

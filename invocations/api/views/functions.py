@@ -75,7 +75,7 @@ def download_code(request: HttpRequest, digest: str) -> HttpResponse:
     signature = request.GET.get("Signature", "")
     if expires < time.time() or not hmac.compare_digest(signature, _code_signature(digest, expires)):
         return HttpResponse("Request has expired or is not signed", status=403, content_type="text/plain")
-    path = code_service.zip_path(digest)
+    path = code_service.local_zip(digest)  # fetched from the database when another node stored it
     if not path.is_file():
         raise Http404("no such code")
     return FileResponse(open(path, "rb"), content_type="application/zip", as_attachment=True, filename=f"{digest}.zip")

@@ -176,14 +176,31 @@ def remove_leftovers(work_dir: str) -> list[str]:
 
 
 def pid_alive(pid: int) -> bool:
-    """A process of this host with that pid exists (another user's too)."""
+    """A process of this host with that pid exists (another user's too) and still runs.
+
+    A zombie — killed (SIGKILL, OOM) but not yet reaped by its parent — answers ``kill(pid, 0)``
+    like a live process, yet it will never finish what it had claimed: it counts as dead. Its
+    parent may take any time to reap it (a supervisor busy elsewhere, a test holding the handle),
+    and until then the async sweep must be able to requeue its events.
+    """
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         pass
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:  # no /proc (not Linux), or the process ended just now
+        return False
+    # "pid (comm) S …": comm may hold spaces and parentheses, the state follows the last ")".
+    state = stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3]
+    return state in (b"Z", b"X")
 
 
 class Sandbox:

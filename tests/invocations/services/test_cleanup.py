@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from invocations.models import FunctionVersion
+from invocations.models import CodeBlob, FunctionVersion
 from invocations.node import current_pool
 from invocations.services import cleanup
 from tests.conftest import zip_bytes
@@ -47,6 +47,7 @@ def test_deleting_a_function_ends_its_environments_and_removes_its_code(
         lambda_client.delete_function(FunctionName="gone")
     assert old not in pool.live_revisions()
     assert list(code_dir.iterdir()) == []
+    assert not CodeBlob.objects.exists()  # the other nodes' source goes too
 
 
 def test_code_shared_with_another_function_stays_until_the_last_one_goes(
@@ -108,3 +109,34 @@ def test_code_stored_moments_ago_is_spared(settings: Any, code_dir: Path) -> Non
     os.utime(code_dir / digest, (old, old))
     assert cleanup.prune_code() == [digest]
     assert not (code_dir / digest).exists()
+
+
+def test_a_node_without_the_code_fetches_it_from_the_database_before_running(lambda_client: Any, code_dir: Path) -> None:
+    """Another node stored the zip: this node's code directory is empty, the database has the blob."""
+    import shutil
+
+    create(lambda_client, "elsewhere", code=zip_bytes({"app.py": SOURCE % 7}))
+    digest = FunctionVersion.objects.get(function__name="elsewhere").code_digest
+    assert CodeBlob.objects.filter(digest=digest).exists()
+    shutil.rmtree(code_dir)  # as on a node that never saw the upload
+    assert invoke(lambda_client, "elsewhere") == b'{"version": 7}'
+    assert (code_dir / digest / "app.py").is_file() and (code_dir / f"{digest}.zip").is_file()
+    assert [p.name for p in code_dir.iterdir() if p.name.startswith(".")] == []  # no staging left
+
+
+def test_unreferenced_blobs_go_after_the_grace_period(settings: Any, code_dir: Path) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from invocations.services import code as code_service
+
+    stored = code_service.store_zip(zip_bytes({"app.py": "x = 1\n"}))  # a create that then failed
+    settings.LAMBDA_CODE_GRACE_SECONDS = 60
+    assert cleanup.prune_code() == [] and CodeBlob.objects.filter(digest=stored.digest).exists()
+    CodeBlob.objects.update(stored_at=timezone.now() - timedelta(minutes=2))
+    old = time.time() - 120
+    for path in (code_dir / stored.digest, code_dir / f"{stored.digest}.zip"):
+        os.utime(path, (old, old))
+    assert cleanup.prune_code() == [stored.digest]
+    assert not CodeBlob.objects.exists()

@@ -13,6 +13,8 @@ from invocations.errors import InvalidParameterValueException
 from invocations.services import code as code_service
 from tests.conftest import zip_bytes
 
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture(autouse=True)
 def code_dir(settings: Any, tmp_path: Path) -> Path:
@@ -75,3 +77,37 @@ def test_zips_without_unix_modes_get_readable_files(code_dir: Path) -> None:
 def test_a_zip_file_that_is_not_base64_is_refused(value: Any) -> None:
     with pytest.raises(InvalidParameterValueException):
         code_service.decode_zip_file(value)
+
+
+def test_a_node_without_the_code_unpacks_the_database_copy(settings: Any, code_dir: Path, tmp_path: Path) -> None:
+    from invocations.models import CodeBlob
+
+    package = zip_bytes({"app.py": "x = 1\n"})
+    stored = code_service.store_zip(package)
+    assert bytes(CodeBlob.objects.get(digest=stored.digest).data) == package
+    settings.LAMBDA_CODE_DIR = tmp_path / "other-node"  # another node: nothing on its disk
+    target = code_service.ensure_code(stored.digest)
+    assert target == tmp_path / "other-node" / stored.digest
+    assert (target / "app.py").read_text() == "x = 1\n"
+    assert (tmp_path / "other-node" / f"{stored.digest}.zip").read_bytes() == package
+    assert code_service.ensure_code(stored.digest) == target  # present now: nothing fetched again
+
+
+def test_storing_the_same_zip_again_keeps_one_blob_and_refreshes_it(code_dir: Path) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from invocations.models import CodeBlob
+
+    package = zip_bytes({"app.py": "x = 2\n"})
+    stored = code_service.store_zip(package)
+    CodeBlob.objects.update(stored_at=timezone.now() - timedelta(hours=1))
+    code_service.store_zip(package)
+    blob = CodeBlob.objects.get()
+    assert blob.digest == stored.digest and timezone.now() - blob.stored_at < timedelta(minutes=1)
+
+
+def test_code_that_is_nowhere_is_a_clear_error(code_dir: Path) -> None:
+    with pytest.raises(code_service.CodeMissing, match="neither in"):
+        code_service.ensure_code("cd" * 32)

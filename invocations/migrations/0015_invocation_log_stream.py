@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invocations', '0013_attempt_logs_destination_links'),
+        ('invocations', '0014_metric_minute'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
