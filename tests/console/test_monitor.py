@@ -91,8 +91,8 @@ def test_the_query_plans_are_range_scans_of_an_index(hello: Function) -> None:
     window = monitor.Window.ending(1000, 10080)
     plans = {
         "series": (monitor._series_sql(), [hello.team.account_id, "hello", 60, window.start, window.end]),
-        "by_function": (monitor._by_function_sql(), [hello.team.account_id, 60, window.start, window.end, ""]),
-        "totals": (monitor._totals_sql(2), [hello.team.account_id, "hello", 60, 0, 60, 1, 60, 70]),
+        "by_function": (monitor._by_function_sql(2), [hello.team.account_id, "", 1440, 0, 1440, hello.team.account_id, "", 60, 1440, 1500]),
+        "totals": (monitor._totals_sql(2), [hello.team.account_id, "hello", 60, 0, 60, hello.team.account_id, "hello", 1, 60, 70]),
     }
     for name, (sql, params) in plans.items():
         with connection.cursor() as cursor:
@@ -100,6 +100,7 @@ def test_the_query_plans_are_range_scans_of_an_index(hello: Function) -> None:
                 cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
                 plan = " ".join(str(row[-1]) for row in cursor.fetchall())
                 assert "USING INDEX" in plan and "SCAN invocations_metricminute" not in plan, (name, plan)
+                assert "(account_id=?)" not in plan, (name, plan)  # never the account's whole prefix
                 expected = "account_id=? AND level=? AND minute>?" if name == "by_function" else "account_id=? AND function_name=? AND level=? AND minute>?"
                 assert expected in plan, (name, plan)
             else:
