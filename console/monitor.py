@@ -1,9 +1,12 @@
-"""What the Monitor tab and the team dashboard show: series read from the per-minute rollups
-(``invocations/rollups.py``) only, bucketed in SQL so a week answers in one grouped query, and the
-live Event-queue gauges read from the queued rows themselves.
+"""What the Monitor tab and the team dashboard show: series read from the rollups
+(``invocations/rollups.py``) only, and the live Event-queue gauges read from the queued rows.
 
-The step is the smallest of ``STEPS`` that keeps a window at or under ``MAX_POINTS`` points, as
-CloudWatch widens its period for long ranges.
+The step is the finest rollup level (1, 5, 60 or 1440 minutes) that keeps a window at or under
+``MAX_POINTS`` points, as CloudWatch widens its period for long ranges, and the window is widened to
+whole buckets of it: a point is one stored row, read by one range scan of the unique index (a week:
+168 hour rows; a team's week: the account's own 168), so a chart costs the same with a thousand or
+a billion invocations stored. Totals of an arbitrary window (the function header) read the fewest
+buckets that cover it (``cover``).
 """
 
 from __future__ import annotations
@@ -22,14 +25,16 @@ from invocations import rollups, rows
 from invocations.models import DURATION_BUCKETS, Invocation, MetricMinute
 
 MAX_POINTS = 300
-STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)  # minutes
+STEPS = rollups.LEVELS  # minutes: a point is one stored bucket of that level
 RANGES = {"1h": ("Last hour", 60), "1d": ("Last day", 1440), "1w": ("Last week", 10080)}
 MAX_CUSTOM = timedelta(days=90)
 
 
-def step_for(minutes: int) -> int:
+def step_for(minutes: int, *, aligned: bool = True) -> int:
+    """The finest level that draws ``minutes`` in at most MAX_POINTS points (one more, when the
+    window is not ``aligned`` to it, for the partial buckets at its ends)."""
     for step in STEPS:
-        if math.ceil(minutes / step) <= MAX_POINTS:
+        if math.ceil(minutes / step) + (0 if aligned else 1) <= MAX_POINTS:
             return step
     return STEPS[-1]
 
@@ -62,9 +67,7 @@ class RangeForm(forms.Form):
         if data.get("range") == "custom":
             start, end = data["start"].astimezone(dt_timezone.utc), data["end"].astimezone(dt_timezone.utc)
             return Window.of(rollups.minute_of(start), rollups.minute_of(end - timedelta(microseconds=1)) + 1)
-        minutes = RANGES[data.get("range") or "1h"][1]
-        end_minute = rollups.minute_of(now) + 1
-        return Window.of(end_minute - minutes, end_minute)
+        return Window.ending(rollups.minute_of(now) + 1, RANGES[data.get("range") or "1h"][1])
 
 
 @dataclass(frozen=True)
@@ -75,8 +78,16 @@ class Window:
 
     @classmethod
     def of(cls, start: int, end: int) -> Window:
-        step = step_for(end - start)
-        return cls(start=start, end=end, step=step)
+        """[start, end) widened to whole buckets of the finest level that fits in MAX_POINTS."""
+        step = step_for(end - start, aligned=start % 1440 == 0 and end % 1440 == 0)
+        return cls(start=start // step * step, end=-(-end // step) * step, step=step)
+
+    @classmethod
+    def ending(cls, end: int, minutes: int) -> Window:
+        """The last ``minutes`` up to ``end``, the end moved up to a whole bucket."""
+        step = step_for(minutes)
+        end = -(-end // step) * step
+        return cls(start=end - minutes, end=end, step=step)
 
     @property
     def points(self) -> int:
@@ -96,19 +107,86 @@ def _aggregates() -> str:
     )
 
 
-def _grouped_sql(by_function: bool, *, one_function: bool = False) -> str:
+def _series_sql() -> str:
+    """One level's buckets of one function (or the account row): one range scan of the unique
+    index (account_id, function_name, level, minute), a row per point, nothing to group."""
+
     def build() -> str:
-        minute, name = rows.column(MetricMinute, "minute"), rows.column(MetricMinute, "function_name")
-        where = f"{rows.column(MetricMinute, 'account_id')} = %s AND {minute} >= %s AND {minute} < %s"
-        if by_function:
-            return (f"SELECT {name}, {_aggregates()} FROM {rows.table(MetricMinute)} WHERE {where} "
-                    f"GROUP BY {name} ORDER BY {name}")  # fmt: skip
+        c = lambda n: rows.column(MetricMinute, n)  # noqa: E731
         return (
-            f"SELECT ({minute} - %s) / %s AS b, {_aggregates()} FROM {rows.table(MetricMinute)} "
-            f"WHERE {where}{f' AND {name} = %s' if one_function else ''} GROUP BY b ORDER BY b"
+            f"SELECT {c('minute')}, {rows.columns(MetricMinute, (*_SUMMED, *_MAXED))} FROM {rows.table(MetricMinute)} "
+            f"WHERE {c('account_id')} = %s AND {c('function_name')} = %s AND {c('level')} = %s "
+            f"AND {c('minute')} >= %s AND {c('minute')} < %s ORDER BY {c('minute')}"
         )
 
-    return rows.statement(("monitor-series", by_function, one_function), build)
+    return rows.statement(("monitor-series",), build)
+
+
+def _union(count: int, *, function: str, names: tuple[str, ...]) -> str:
+    """``count`` level ranges of one account as a UNION ALL of range scans (an OR of them lets
+    SQLite fall back to scanning the account's whole prefix). ``function`` is the test on the
+    function's name (``= %s`` or ``<> %s``)."""
+    c = lambda n: rows.column(MetricMinute, n)  # noqa: E731
+    one = (
+        f"SELECT {rows.columns(MetricMinute, names)} FROM {rows.table(MetricMinute)} WHERE {c('account_id')} = %s "
+        f"AND {c('function_name')} {function} AND {c('level')} = %s AND {c('minute')} >= %s AND {c('minute')} < %s"
+    )
+    return " UNION ALL ".join([one] * count)
+
+
+def _by_function_sql(ranges: int) -> str:
+    """An account's functions' buckets covering a window (``cover``), summed per function: a range
+    scan of the (account_id, level, minute) index per level range (a week: 20 functions' 6 days
+    and ~30 hour and finer rows each, not their 168 hours)."""
+
+    def build() -> str:
+        name = rows.column(MetricMinute, "function_name")
+        inner = _union(ranges, function="<> %s", names=("function_name", *_SUMMED, *_MAXED))
+        return f"SELECT {name}, {_aggregates()} FROM ({inner}) AS buckets GROUP BY {name} ORDER BY {name}"
+
+    return rows.statement(("monitor-by-function", ranges), build)
+
+
+def cover(start: int, end: int) -> list[tuple[int, int, int]]:
+    """[start, end) as the fewest whole buckets: (level, first, end) ranges, coarsest first. A day
+    not on day boundaries is 23 hour buckets and at most 11 five-minute and 4 minute buckets at each
+    end: about 50 rows however the window falls."""
+    out: list[tuple[int, int, int]] = []
+
+    def split(a: int, b: int, levels: tuple[int, ...]) -> None:
+        if a >= b:
+            return
+        level, finer = levels[0], levels[1:]
+        first, last = -(-a // level) * level, b // level * level
+        if not finer:
+            out.append((level, a, b))
+        elif first < last:
+            out.append((level, first, last))
+            split(a, first, finer)
+            split(last, b, finer)
+        else:
+            split(a, b, finer)
+
+    split(start, end, tuple(reversed(rollups.LEVELS)))
+    return out
+
+
+def _totals_sql(ranges: int) -> str:
+    def build() -> str:
+        return f"SELECT {_aggregates()} FROM ({_union(ranges, function='= %s', names=(*_SUMMED, *_MAXED))}) AS buckets"
+
+    return rows.statement(("monitor-totals", ranges), build)
+
+
+def totals(*, account_id: str, start: int, end: int, function_name: str | None = None) -> dict[str, float | None]:
+    """The totals of [start, end) (minutes, any alignment) of one function or the account: one
+    query over the fewest buckets that cover it (``cover``)."""
+    ranges = cover(start, end)
+    name = rollups.ACCOUNT if function_name is None else function_name
+    params: list[Any] = [value for level, first, last in ranges for value in (account_id, name, level, first, last)]
+    with connection.cursor() as cursor:
+        cursor.execute(_totals_sql(len(ranges)), params)
+        return point(_values(cursor.fetchone()))
 
 
 def _values(row: Any) -> dict[str, float]:
@@ -145,13 +223,12 @@ def point(v: dict[str, float]) -> dict[str, float | None]:
 
 
 def series(*, account_id: str, window: Window, function_name: str | None = None) -> dict[str, Any]:
-    """The window's points (every step, empty ones with zero counts and no percentiles) and totals."""
-    params: list[Any] = [window.start, window.step, account_id, window.start, window.end]
-    if function_name is not None:
-        params.append(function_name)
+    """The window's points (every step, empty ones with zero counts and no percentiles) and totals,
+    read from the window's level only: the account's own rows when no function is named."""
+    name = rollups.ACCOUNT if function_name is None else function_name
     with connection.cursor() as cursor:
-        cursor.execute(_grouped_sql(False, one_function=function_name is not None), params)
-        found = {int(row[0]): _values(row[1:]) for row in cursor.fetchall()}
+        cursor.execute(_series_sql(), [account_id, name, window.step, window.start, window.end])
+        found = {(int(row[0]) - window.start) // window.step: _values(row[1:]) for row in cursor.fetchall()}
     empty = dict.fromkeys((*_SUMMED, *_MAXED), 0.0)
     total = dict(empty)
     result: dict[str, Any] = {name: [] for name in SERIES}
@@ -171,8 +248,10 @@ def series(*, account_id: str, window: Window, function_name: str | None = None)
 
 def by_function(*, account_id: str, window: Window) -> list[dict[str, Any]]:
     """Each function's totals over the window (the dashboard's table), by name."""
+    ranges = cover(window.start, window.end)
+    params = [value for level, first, last in ranges for value in (account_id, rollups.ACCOUNT, level, first, last)]
     with connection.cursor() as cursor:
-        cursor.execute(_grouped_sql(True), [account_id, window.start, window.end])
+        cursor.execute(_by_function_sql(len(ranges)), params)
         return [{"name": row[0], **point(_values(row[1:]))} for row in cursor.fetchall()]
 
 

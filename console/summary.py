@@ -1,6 +1,7 @@
 """The function page header's Monitor-style summary: the last 24 hours' invocations, errors and
-p50/p99 duration, read from the per-minute rollups (``invocations/rollups.py``): at most 1,441 rows
-of one function through their unique index, however many invocations the table holds.
+p50/p99 duration, read from the rollups (``invocations/rollups.py``): the fewest buckets of one function that cover
+the 24 hours (about 50 rows: hours, and five-minute and minute buckets at the ends) in one query
+through their unique index, however many invocations the table holds.
 
 Counted as the header always counted them: every record (throttled ones included) is an
 invocation, and errors are failures, timeouts and throttles. The 24 hours are whole minutes (the
@@ -33,8 +34,8 @@ class Summary:
 
 def function_summary(function: Function) -> Summary:
     end = rollups.minute_of(timezone.now()) + 1
-    window = monitor.Window(start=end - int(WINDOW.total_seconds() // 60), end=end, step=24 * 60)
-    totals = monitor.series(account_id=function.team.account_id, window=window, function_name=function.name)["totals"]
+    totals = monitor.totals(account_id=function.team.account_id, start=end - int(WINDOW.total_seconds() // 60), end=end,
+                            function_name=function.name)  # fmt: skip
     return Summary(
         invocations=int(totals["invocations"] + totals["throttles"]),
         errors=int(totals["errors"] + totals["throttles"]),

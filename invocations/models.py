@@ -553,15 +553,18 @@ DURATION_BUCKETS = tuple(f"d{index:02d}" for index in range(len(DURATION_BOUNDS_
 
 
 class MetricMinute(models.Model):
-    """One function's metrics for one minute, as CloudWatch's one-minute Lambda metrics: added to
-    as invocations are recorded (``invocations/rollups.py``), never recomputed from the records, so
-    the Monitor tab reads at most ~10,000 of these per function and week whatever the invocation
-    table holds. Keyed by name, as CloudWatch's ``FunctionName`` dimension: it outlives the function.
+    """One function's (or, with ``function_name`` "", the whole account's) metrics for one bucket
+    of ``level`` minutes (1, 5, 60 or 1440: ``rollups.LEVELS``) starting at ``minute``, as
+    CloudWatch's Lambda metrics: added to as invocations are recorded (``invocations/rollups.py``),
+    every level and the account row in the same statement, never recomputed from the records, so a
+    chart reads at most ~300 of these whatever the invocation table holds. Keyed by name, as
+    CloudWatch's ``FunctionName`` dimension: it outlives the function.
     """
 
     account_id = models.CharField(max_length=12)
     function_name = models.CharField(max_length=64)
-    minute = models.BigIntegerField()  # minutes since the Unix epoch (UTC): bucketed with integer division
+    level = models.IntegerField(default=1)  # the bucket's length in minutes
+    minute = models.BigIntegerField()  # its start, in minutes since the Unix epoch (UTC); a multiple of level
     invocations = models.BigIntegerField(default=0)
     errors = models.BigIntegerField(default=0)
     throttles = models.BigIntegerField(default=0)
@@ -581,10 +584,11 @@ class MetricMinute(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["account_id", "function_name", "minute"], name="unique_metric_minute")
+            # A chart, the header summary: (account, function, level, bucket range) is one range scan.
+            models.UniqueConstraint(fields=["account_id", "function_name", "level", "minute"], name="unique_metric_bucket")
         ]
-        # The team dashboard reads one account's minutes across its functions.
-        indexes = [models.Index(fields=["account_id", "minute"], name="metric_account_minute")]
+        # The dashboard's per-function table: one account's buckets of one level across its functions.
+        indexes = [models.Index(fields=["account_id", "level", "minute"], name="metric_account_level_minute")]
 
     def __str__(self) -> str:
         return f"{self.account_id}/{self.function_name}@{self.minute}"

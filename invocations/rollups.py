@@ -19,9 +19,17 @@ counts only the others: the rows it counts are exactly the rows this transaction
 rollup commits or rolls back with them. Making the rollup itself idempotent would need a row per
 record (which is the invocation table again).
 
+Levels. Every (function, minute) is added to its bucket of each of ``LEVELS`` (1, 5, 60 and 1440
+minutes), and again to the account's own row (``function_name`` = ``ACCOUNT``, ""), so a chart reads
+one row a point at the finest level that gives ≤ 300 points (an hour: 60 minute rows; a day: 288
+five-minute rows; a week: 168 hour rows; 90 days: 90 day rows), and the team dashboard reads only
+the account rows. Counts and duration buckets are sums and maxima are maxima, so a coarser bucket
+is exactly the merge of its finer ones and percentiles read from it are the same as from them.
+
 The upsert is one ``INSERT … ON CONFLICT (key) DO UPDATE SET n = n + excluded.n`` per batch, every
-(function, minute) of the batch a row of it; both SQLite (≥ 3.24) and PostgreSQL have it. Maxima use
-``MAX(a, b)`` on SQLite and ``GREATEST(a, b)`` on PostgreSQL.
+bucket the batch touches a row of it (``expand`` merges the batch's own rows first); both SQLite
+(≥ 3.24) and PostgreSQL have it. Maxima use ``MAX(a, b)`` on SQLite and ``GREATEST(a, b)`` on
+PostgreSQL.
 
 Durations go into fixed buckets (``DURATION_BOUNDS_MS``); a percentile is read from the summed
 buckets of a window by interpolating inside the bucket that holds its rank (``percentile``).
@@ -52,7 +60,9 @@ ADDED = (
     *DURATION_BUCKETS,
 )  # fmt: skip
 MAXED = ("duration_max_ms", "max_concurrent", "lag_max_ms")
-KEY = ("account_id", "function_name", "minute")
+KEY = ("account_id", "function_name", "level", "minute")
+LEVELS = (1, 5, 60, 1440)  # minutes per bucket: a chart reads the finest level giving ≤ 300 points
+ACCOUNT = ""  # the function_name of an account's own rows (no function is named "")
 ERROR_STATUSES = (Invocation.Status.FAILED, Invocation.Status.TIMED_OUT)
 
 
@@ -95,6 +105,12 @@ Key = tuple[str, str, int]
 
 
 class Tallies(dict[Key, Tally]):
+    account_most: dict[tuple[str, int], int]  # (account, minute): most runs at once across its functions
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.account_most = {}
+
     def of(self, account_id: str, function_name: str, moment: datetime) -> Tally:
         key = (account_id, function_name, minute_of(moment))
         if key not in self:
@@ -133,6 +149,7 @@ def tally_records(records: Sequence[Invocation]) -> Tallies:
     """The rollup of a batch of finished synchronous records."""
     tallies = Tallies()
     runs: dict[Key, list[tuple[datetime, datetime]]] = {}
+    account_runs: dict[tuple[str, int], list[tuple[datetime, datetime]]] = {}
     for record in records:
         if record.invocation_type == Invocation.Type.EVENT:
             continue  # Event rows are counted per attempt (count_event), not here
@@ -141,8 +158,11 @@ def tally_records(records: Sequence[Invocation]) -> Tallies:
         if record.started_at is not None and record.finished_at is not None:
             key = (record.account_id, record.function_name, minute_of(record.created_at))
             runs.setdefault(key, []).append((record.started_at, record.finished_at))
+            account_runs.setdefault((key[0], key[2]), []).append((record.started_at, record.finished_at))
     for key, intervals in runs.items():
         tallies[key].most("max_concurrent", most_concurrent(intervals))
+    for account_key, intervals in account_runs.items():
+        tallies.account_most[account_key] = most_concurrent(intervals)
     return tallies
 
 
@@ -210,33 +230,69 @@ def oldest_arrival(event: dict[str, Any]) -> datetime | None:
 
 # --- writing ---------------------------------------------------------------------------------------
 
+NAMES = (*ADDED, *MAXED)
+_MAX_INDEXES = range(len(ADDED), len(NAMES))
+BucketKey = tuple[str, str, int, int]  # account, function ("" for the account), level, start minute
+
+
+def expand(tallies: Tallies | dict[Key, Tally]) -> dict[BucketKey, list[float]]:
+    """Each (function, minute) tally added to its bucket of every level, for the function and for
+    its account (``ACCOUNT``), merged where two land in one bucket (sums added, maxima kept): the
+    rows of one upsert, each at most once (PostgreSQL refuses to update a row twice in one
+    statement). An account row's concurrency is the batch's most concurrent runs across the
+    account's functions (``Tallies.account_most``) where it was counted, else its functions' most."""
+    out: dict[BucketKey, list[float]] = {}
+    account_most = getattr(tallies, "account_most", {})
+    for (account_id, function_name, minute), tally in tallies.items():
+        values = [tally.values[name] for name in NAMES]
+        for level in LEVELS:
+            start = minute // level * level
+            for name in (function_name, ACCOUNT):
+                key = (account_id, name, level, start)
+                found = out.get(key)
+                if found is None:
+                    out[key] = list(values)
+                    continue
+                for i in range(len(ADDED)):
+                    found[i] += values[i]
+                for i in _MAX_INDEXES:
+                    found[i] = max(found[i], values[i])
+    concurrent = len(ADDED) + MAXED.index("max_concurrent")
+    for (account_id, minute), most in account_most.items():
+        for level in LEVELS:
+            key = (account_id, ACCOUNT, level, minute // level * level)
+            if key in out:
+                out[key][concurrent] = max(most, out[key][concurrent])
+    return out
+
 
 def _upsert_sql(count: int) -> str:
     def build() -> str:
-        names = (*KEY, *ADDED, *MAXED)
         table = rows.table(MetricMinute)
-        row = "(" + ", ".join(["%s"] * len(names)) + ")"
+        row = "(" + ", ".join(["%s"] * (len(KEY) + len(NAMES))) + ")"
         greatest = "MAX" if connection.vendor == "sqlite" else "GREATEST"
         updates = [f"{rows.column(MetricMinute, n)} = {table}.{rows.column(MetricMinute, n)} + excluded.{rows.column(MetricMinute, n)}" for n in ADDED]
         updates += [f"{rows.column(MetricMinute, n)} = {greatest}({table}.{rows.column(MetricMinute, n)}, excluded.{rows.column(MetricMinute, n)})" for n in MAXED]
         return (
-            f"INSERT INTO {table} ({rows.columns(MetricMinute, names)}) VALUES {', '.join([row] * count)} "
+            f"INSERT INTO {table} ({rows.columns(MetricMinute, (*KEY, *NAMES))}) VALUES {', '.join([row] * count)} "
             f"ON CONFLICT ({rows.columns(MetricMinute, KEY)}) DO UPDATE SET {', '.join(updates)}"
         )
 
     return rows.statement(("metric-upsert", count), build)
 
 
-def add(tallies: dict[Key, Tally]) -> None:
-    """Add ``tallies`` to their minutes: one statement."""
+def add(tallies: Tallies | dict[Key, Tally]) -> None:
+    """Add ``tallies`` to their buckets of every level, for their functions and their accounts: one
+    statement (a recorder batch spans a minute or two: 8 rows a function and minute)."""
     if not tallies:
         return
+    buckets = expand(tallies)
     params: list[Any] = []
-    for key, tally in tallies.items():
+    for key, values in buckets.items():
         params.extend(key)
-        params.extend(tally.values[name] for name in (*ADDED, *MAXED))
+        params.extend(values)
     with rows.writing(), connection.cursor() as cursor:
-        cursor.execute(_upsert_sql(len(tallies)), params)
+        cursor.execute(_upsert_sql(len(buckets)), params)
 
 
 # --- reading ---------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The Monitor tab of a function and the team's dashboard: a time picker (a plain GET form), charts
-drawn by uPlot from a JSON endpoint, and each chart's numbers in a table under it (read without
-JavaScript, and by screen readers). Everything but the Event-queue gauges comes from the
+drawn by uPlot from a JSON endpoint, and each chart's numbers in a table under it (built from the
+JSON when opened; without JavaScript a link renders that one table on the server). Everything but the Event-queue gauges comes from the
 per-minute rollups (``console/monitor.py``)."""
 
 from __future__ import annotations
@@ -42,10 +42,13 @@ def _picked(request: HtmxHttpRequest) -> tuple[monitor.RangeForm, monitor.Window
     return form, form.window(timezone.now())
 
 
-def _charts(data: dict[str, Any]) -> list[dict[str, Any]]:
+def _charts(data: dict[str, Any], numbers: str | None) -> list[dict[str, Any]]:
+    """The charts; only the one asked for (``?numbers=<id>``, the no-script link) has its table
+    rendered here: the script builds a table from the JSON when its <details> is opened, so a
+    week's page does not render 7 × 168 rows nobody reads."""
     return [
         {"id": chart_id, "title": title, "unit": unit, "series": [{"key": k, "label": LABELS[k]} for k in keys],
-         "rows": monitor.rows_with_data(data, keys)}
+         "rows": monitor.rows_with_data(data, keys) if numbers == chart_id else None}
         for chart_id, title, unit, keys in CHARTS
     ]  # fmt: skip
 
@@ -54,9 +57,12 @@ def _page(request: HtmxHttpRequest, template: str, *, account_id: str, function_
           data_url: str, extra: dict[str, Any]) -> HttpResponse:  # fmt: skip
     form, window = _picked(request)
     data = monitor.series(account_id=account_id, window=window, function_name=function_name)
-    query = request.GET.urlencode() if form.is_bound and not form.errors else ""
+    picked = request.GET.copy()
+    picked.pop("numbers", None)
+    query = picked.urlencode() if form.is_bound and not form.errors else ""
     context = {
-        "form": form, "window": window, "data": data, "charts": _charts(data), "totals": data["totals"],
+        "form": form, "window": window, "data": data, "charts": _charts(data, request.GET.get("numbers")),
+        "totals": data["totals"], "query": query,
         "window_start": datetime.fromtimestamp(data["start"], tz=dt_timezone.utc),
         "window_end": datetime.fromtimestamp(data["end"], tz=dt_timezone.utc),
         "data_url": f"{data_url}?{query}" if query else data_url, "ranges": monitor.RANGES, **extra,

@@ -1,6 +1,7 @@
 // Monitor tab and dashboard: draws each <figure data-chart> with uPlot from the page's JSON
-// endpoint (rollups only). The numbers are also in each figure's <details> table, so the page reads
-// without this script; a preset range is applied as soon as it is picked.
+// endpoint (rollups only), and each figure's <details> table from the same JSON when it is opened
+// (without this script its link renders that table on the server); a preset range is applied as
+// soon as it is picked.
 (function () {
   "use strict";
   var COLORS = ["#2563eb", "#dc2626", "#d97706", "#059669"];
@@ -42,6 +43,63 @@
     plots.push({ figure: figure, plot: new window.uPlot(opts, columns, canvas) });
   }
 
+  function cell(tag, text, scope) {
+    var node = document.createElement(tag);
+    node.textContent = text;
+    if (scope) node.scope = scope;
+    return node;
+  }
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function stamp(seconds) {
+    var d = new Date(seconds * 1000);
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+  }
+
+  function number(v) {
+    if (v == null) return "\u2013";
+    return String(Math.round(v * 100) / 100);
+  }
+
+  // The figure's table of points that have a value, as the server renders it for ?numbers=<id>.
+  function table(figure, data) {
+    var details = figure.querySelector("details.chart-data");
+    if (!details || details.querySelector("table, .chart-data-empty")) return;
+    var keys = figure.dataset.series.split(",").map(function (pair) { return pair.split(":"); });
+    var rows = [];
+    data.series.t.forEach(function (t, i) {
+      var values = keys.map(function (k) { return data.series[k[0]][i]; });
+      if (values.some(function (v) { return v; })) rows.push([t, values]);
+    });
+    var link = details.querySelector(".chart-data-link");
+    if (link) link.remove();
+    if (!rows.length) {
+      var empty = cell("p", "Nothing in this range.");
+      empty.className = "small chart-data-empty";
+      details.appendChild(empty);
+      return;
+    }
+    var tableNode = document.createElement("table");
+    var caption = cell("caption", figure.querySelector("figcaption").textContent);
+    caption.className = "sr-only";
+    tableNode.appendChild(caption);
+    var head = document.createElement("thead"), headRow = document.createElement("tr");
+    headRow.appendChild(cell("th", "Time (UTC)", "col"));
+    keys.forEach(function (k) { headRow.appendChild(cell("th", k.slice(1).join(":"), "col")); });
+    head.appendChild(headRow);
+    tableNode.appendChild(head);
+    var body = document.createElement("tbody");
+    rows.forEach(function (row) {
+      var tr = document.createElement("tr");
+      tr.appendChild(cell("td", stamp(row[0])));
+      row[1].forEach(function (v) { tr.appendChild(cell("td", number(v))); });
+      body.appendChild(tr);
+    });
+    tableNode.appendChild(body);
+    details.appendChild(tableNode);
+  }
+
   function charts() {
     var holder = document.getElementById("monitor-charts");
     if (!holder || !window.uPlot || !window.fetch) return;
@@ -49,7 +107,12 @@
     fetch(holder.dataset.url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (response) { if (!response.ok) throw new Error(response.status); return response.json(); })
       .then(function (data) {
-        holder.querySelectorAll("figure[data-chart]").forEach(function (figure) { draw(figure, data, plots); });
+        holder.querySelectorAll("figure[data-chart]").forEach(function (figure) {
+          draw(figure, data, plots);
+          var details = figure.querySelector("details.chart-data");
+          if (details.open) table(figure, data);
+          details.addEventListener("toggle", function () { if (details.open) table(figure, data); });
+        });
         holder.dataset.drawn = String(plots.length);
       })
       .catch(function () { holder.dataset.drawn = "failed"; });

@@ -30,10 +30,22 @@ def history(hello: Function) -> Function:
     return hello
 
 
-@pytest.mark.parametrize("minutes, step", [(60, 1), (300, 1), (301, 2), (1440, 5), (10080, 60), (90 * 1440, 720)])
-def test_the_step_keeps_a_window_at_or_under_300_points(minutes: int, step: int) -> None:
+@pytest.mark.parametrize("minutes, step", [(60, 1), (300, 1), (301, 5), (1440, 5), (1500, 5), (1501, 60), (10080, 60), (90 * 1440, 1440)])
+def test_the_step_is_the_finest_level_keeping_a_window_at_or_under_300_points(minutes: int, step: int) -> None:
     assert monitor.step_for(minutes) == step
     assert monitor.Window.of(0, minutes).points <= monitor.MAX_POINTS
+    unaligned = monitor.Window.of(7, 7 + minutes)  # widened to whole buckets, still ≤ 300 points
+    assert unaligned.points <= monitor.MAX_POINTS and unaligned.start % unaligned.step == 0 and unaligned.end % unaligned.step == 0
+    assert unaligned.start <= 7 and unaligned.end >= 7 + minutes
+
+
+def test_cover_is_the_fewest_whole_buckets_of_a_window() -> None:
+    day = 1440
+    assert monitor.cover(3 * day, 4 * day) == [(1440, 3 * day, 4 * day)]
+    parts = monitor.cover(3 * day + 7, 4 * day + 7)  # a day not on a day boundary: 39 rows, not 1,440
+    assert sorted(parts, key=lambda p: p[1]) == [(1, 3 * day + 7, 3 * day + 10), (5, 3 * day + 10, 3 * day + 60),
+                                                 (60, 3 * day + 60, 4 * day), (5, 4 * day, 4 * day + 5), (1, 4 * day + 5, 4 * day + 7)]  # fmt: skip
+    assert sum((last - first) // level for level, first, last in parts) == 3 + 10 + 23 + 1 + 2
 
 
 def test_the_json_endpoint_answers_the_last_hour_from_the_rollups(client: Client, owner: Any, history: Function) -> None:
@@ -43,11 +55,60 @@ def test_the_json_endpoint_answers_the_last_hour_from_the_rollups(client: Client
     read = [q["sql"] for q in queries.captured_queries]
     assert sum("invocations_metricminute" in sql for sql in read) == 1
     assert not any("invocations_invocation" in sql for sql in read)
+    chart = next(sql for sql in read if "invocations_metricminute" in sql)
+    assert "GROUP BY" not in chart and '"level" = 1 ' in chart and "'hello'" in chart  # one minute row a point
     assert data["step"] == 60 and len(data["series"]["t"]) == 60
     assert sum(data["series"]["invocations"]) == 5 and sum(data["series"]["errors"]) == 1
     assert data["totals"]["invocations"] == 5 and data["totals"]["p99"] == pytest.approx(20.0)
     day = client.get("/functions/hello/monitor/data/?range=1d").json()
-    assert day["step"] == 300 and day["totals"]["invocations"] == 6
+    assert day["step"] == 300 and len(day["series"]["t"]) == 288 and day["totals"]["invocations"] == 6
+    with CaptureQueriesContext(connection) as queries:
+        week = client.get("/functions/hello/monitor/data/?range=1w").json()
+    chart = next(q["sql"] for q in queries.captured_queries if "invocations_metricminute" in q["sql"])
+    assert '"level" = 60 ' in chart and week["step"] == 3600 and len(week["series"]["t"]) == 168
+    assert week["totals"]["invocations"] == 6 and week["totals"]["p99"] == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize("minutes, level", [(60, 1), (1440, 5), (10080, 60), (90 * 1440, 1440)])
+def test_a_chart_reads_one_row_a_point_of_its_level(hello: Function, minutes: int, level: int) -> None:
+    """Counted by the rows the query returns: at most one per point, whatever is stored finer."""
+    now = timezone.now()
+    batch = [ran(hello, n, minutes_ago=m) for n, m in enumerate(range(0, minutes - level, max(1, minutes // 500)))]  # inside the window
+    rollups.add(rollups.tally_records(batch))
+    window = monitor.Window.ending(rollups.minute_of(now) + 1, minutes)
+    assert window.step == level
+    with connection.cursor() as cursor:
+        cursor.execute(monitor._series_sql(), [hello.team.account_id, "hello", window.step, window.start, window.end])
+        read = cursor.fetchall()
+    assert 0 < len(read) <= window.points <= monitor.MAX_POINTS
+    data = monitor.series(account_id=hello.team.account_id, window=window, function_name="hello")
+    assert data["totals"]["invocations"] == len(batch)  # the coarse rows hold every run
+    team = monitor.series(account_id=hello.team.account_id, window=window)  # the account's own rows
+    assert team["totals"]["invocations"] == len(batch)
+
+
+def test_the_query_plans_are_range_scans_of_an_index(hello: Function) -> None:
+    window = monitor.Window.ending(1000, 10080)
+    plans = {
+        "series": (monitor._series_sql(), [hello.team.account_id, "hello", 60, window.start, window.end]),
+        "by_function": (monitor._by_function_sql(2), [hello.team.account_id, "", 1440, 0, 1440, hello.team.account_id, "", 60, 1440, 1500]),
+        "totals": (monitor._totals_sql(2), [hello.team.account_id, "hello", 60, 0, 60, hello.team.account_id, "hello", 1, 60, 70]),
+    }
+    for name, (sql, params) in plans.items():
+        with connection.cursor() as cursor:
+            if connection.vendor == "sqlite":
+                cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+                plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+                assert "USING INDEX" in plan and "SCAN invocations_metricminute" not in plan, (name, plan)
+                assert "(account_id=?)" not in plan, (name, plan)  # never the account's whole prefix
+                expected = "account_id=? AND level=? AND minute>?" if name == "by_function" else "account_id=? AND function_name=? AND level=? AND minute>?"
+                assert expected in plan, (name, plan)
+            else:
+                cursor.execute("SET enable_seqscan = off")  # an empty table is cheaper to scan whole
+                cursor.execute(f"EXPLAIN {sql}", params)
+                plan = " ".join(row[0] for row in cursor.fetchall())
+                cursor.execute("SET enable_seqscan = on")
+                assert "Index" in plan and "Seq Scan" not in plan, (name, plan)
 
 
 def test_a_custom_range_is_validated_per_field_and_nothing_is_charted_from_bad_input(client: Client, owner: Any, history: Function) -> None:
@@ -72,7 +133,12 @@ def test_the_monitor_tab_shows_totals_gauges_and_a_table_under_each_chart(client
     body = client.get("/functions/hello/monitor/").content.decode()
     assert '<dd id="total-invocations">5</dd>' in body and '<dd id="total-errors" class="bad">1</dd>' in body
     assert '<dd id="queue-depth">1</dd>' in body and "9" in body.split('id="queue-oldest">')[1][:3]
-    assert body.count('<details class="chart-data"') == len(monitor.CHARTS) if hasattr(monitor, "CHARTS") else 7
+    assert body.count('<details class="chart-data"') == 7 and "<tbody>" not in body  # tables are built when opened
+    assert 'href="?numbers=invocations#chart-invocations-data"' in body
+    body = client.get("/functions/hello/monitor/?range=1d&numbers=invocations").content.decode()
+    assert body.count("<tbody>") == 1 and '<details class="chart-data" id="chart-invocations-data" open>' in body
+    assert body.count("<tr><td>") == 2  # the two 5-minute points with data (now, 3 hours ago)
+    assert "numbers=" not in body.split('id="monitor-picker"')[1].split("</form>")[0]
     assert 'aria-current="page" class="active">Monitor</a>' in body and "uPlot.iife.min.js" in body
 
 

@@ -23,8 +23,8 @@ def record(n: int, *, status: str = "succeeded", duration: float | None = 10.0, 
                       finished_at=started + timedelta(milliseconds=duration or 0), **extra)  # fmt: skip
 
 
-def row(name: str = "fn") -> MetricMinute:
-    return MetricMinute.objects.get(function_name=name, minute=rollups.minute_of(T0))
+def row(name: str = "fn", level: int = 1) -> MetricMinute:
+    return MetricMinute.objects.get(function_name=name, level=level, minute=rollups.minute_of(T0) // level * level)
 
 
 @pytest.mark.parametrize("duration, bucket", [(0.2, 0), (1, 0), (1.01, 1), (7.5, 4), (7.6, 5), (60000, 24), (60001, 25), (900000, 25)])
@@ -86,7 +86,34 @@ def test_the_upsert_adds_to_the_minute_and_keeps_maxima() -> None:
     assert row("other").invocations == 1
     later = record(9, at=T0 + timedelta(minutes=1))
     rollups.add(rollups.tally_records([later]))
-    assert MetricMinute.objects.filter(function_name="fn").count() == 2
+    assert MetricMinute.objects.filter(function_name="fn", level=1).count() == 2
+
+
+@pytest.mark.django_db
+def test_every_level_and_the_account_row_are_written_in_one_statement_and_merge_exactly() -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    batch = [record(0, duration=10.0), record(1, name="other", duration=300.0),
+             record(2, duration=40.0, at=T0 + timedelta(minutes=7)), record(3, status="failed", duration=2.0, at=T0 + timedelta(hours=2))]  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        rollups.add(rollups.tally_records(batch))
+    writes = [q["sql"] for q in queries.captured_queries if "INSERT" in q["sql"]]
+    assert len(writes) == 1 and "ON CONFLICT" in writes[0]
+    minute = rollups.minute_of(T0)
+    # fn: minutes T0, T0+7, T0+2h; 5-min buckets T0, T0+5, T0+2h; hours T0's, T0+2h's; one day.
+    levels = {level: MetricMinute.objects.filter(function_name="fn", level=level).count() for level in rollups.LEVELS}
+    assert levels == {1: 3, 5: 3, 60: 2, 1440: 1}
+    day = MetricMinute.objects.get(function_name="fn", level=1440)
+    assert day.minute == minute // 1440 * 1440 and (day.invocations, day.errors, day.duration_max_ms) == (3, 1, 40.0)
+    fine = MetricMinute.objects.filter(function_name="fn", level=1)
+    for name in (*rollups.ADDED,):
+        assert getattr(day, name) == sum(getattr(r, name) for r in fine), name  # counts and buckets are sums
+    account = MetricMinute.objects.get(function_name=rollups.ACCOUNT, level=60, minute=minute // 60 * 60)
+    assert (account.invocations, account.duration_max_ms, account.max_concurrent) == (3, 300.0, 2)  # fn and other at T0
+    assert MetricMinute.objects.get(function_name=rollups.ACCOUNT, level=1440).invocations == 4
+    rollups.add(rollups.tally_records([record(9, duration=500.0)]))  # adding again adds and keeps maxima per level
+    day.refresh_from_db()
+    assert (day.invocations, day.duration_max_ms) == (4, 500.0)
 
 
 @pytest.mark.django_db
