@@ -28,7 +28,7 @@ def copy_zips_from_disk(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invocations", "0016_concurrency_leases"),
+        ("invocations", "0017_concurrency_leases"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invocations', '0015_invocation_log_stream'),
+        ('invocations', '0016_invocation_log_stream'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invocations', '0014_metric_minute'),
+        ('invocations', '0015_metric_levels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
