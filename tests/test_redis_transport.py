@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kombu import Connection
 
 from config.celery import transport_for
-from scripts.stack import free_port
+from tests.live.cluster import redis as redis_server
 
 TRANSPORT = "config.redis_transport:Transport"
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed (apt-get install -y redis-server; `make test` does it as root)")
-    port = free_port()
-    directory: Path = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with Connection(url, transport=TRANSPORT, connect_timeout=1) as probe:
-                probe.ensure_connection(max_retries=1)
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
-    yield url
-    process.terminate()
-    process.wait(10)
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:  # a throw-away redis-server on a free port
+        yield url
 
 
 def test_redis_urls_get_our_transport_and_the_others_kombus() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -20,7 +19,7 @@ from django.db import connection
 from invocations import concurrency
 from invocations.concurrency import DatabaseBackend, Limiter, RedisBackend
 from invocations.engine.types import TooManyRequests
-from scripts.stack import free_port
+from tests.live.cluster import redis as redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,31 +28,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed (apt-get install -y redis-server; `make test` does it as root)")
-    import redis
-
-    port = free_port()
-    directory: Path = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except Exception:
-            if time.monotonic() > deadline:
-                process.kill()
-                raise
-            time.sleep(0.05)
-    yield url
-    process.terminate()
-    process.wait(10)
+def redis_url() -> Iterator[str]:
+    with redis_server() as url:  # a throw-away redis-server on a free port
+        yield url
 
 
 @pytest.fixture(params=["database", "redis"])
