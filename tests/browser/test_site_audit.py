@@ -29,6 +29,7 @@ NOT_PAGES = {
     "run_suite", "suite_run_on_deploy", "add_mapping", "mapping_action", "send_test_record", "trigger_action",
     "replay", "save_as_event", "publish_version", "create_alias", "delete_alias",
     "function_logs_tail",  # the Logs tab's live-tail fragment (htmx), audited in test_logs.py
+    "function_monitor_data", "monitor_data",  # the Monitor charts' JSON
 }  # fmt: skip
 
 
@@ -113,6 +114,8 @@ def test_every_console_page_passes_the_audit(live: Any, page: Any, audit: Any) -
     visit("compare_suites", f"{fn}/suites/compare/?a={suite_id}&b={suite_id}")
     visit("function_history", f"{fn}/history/")
     visit("function_logs", f"{fn}/logs/")
+    visit("function_monitor", f"{fn}/monitor/")
+    visit("monitor", f"{base}/monitor/")
     visit("triggers", f"{fn}/triggers/")
     visit("versions", f"{fn}/versions/")
     visit("function_delete", f"{fn}/delete/")

@@ -143,13 +143,15 @@ def test_the_window_collects_messages_sent_after_the_first(moto: Moto, settings:
 def test_a_function_error_returns_the_batch_until_the_redrive_policy_moves_it_to_the_dlq(moto: Moto, settings: Any) -> None:
     fn = function(settings, FAILING_PY)
     dlq_url, dlq_arn = queue(moto)
-    url, arn = queue(moto, visibility=2, dlq=dlq_arn, max_receives=2)
+    # Visibility 3 s: the first slice (1.2 s, whose last long poll ends ≤ 1 s after it even when a
+    # slow cold start ate it) cannot see the message come back; the second slice sees it twice.
+    url, arn = queue(moto, visibility=3, dlq=dlq_arn, max_receives=2)
     esm = mapping(arn, fn)
     [message_id] = send(moto, url, ["poison"])
     poll(esm, 1.2)
     assert len(batches(fn)) == 1
     assert sum(depth(moto, url)) == 1  # not deleted: it comes back after the visibility timeout
-    poll(esm, 5)
+    poll(esm, 7)
     counts = [b[0]["attributes"]["ApproximateReceiveCount"] for b in batches(fn)]
     assert counts == ["1", "2"]  # the third receive is over maxReceiveCount: SQS moved it
     assert depth(moto, url) == (0, 0)
