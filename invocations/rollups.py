@@ -43,16 +43,19 @@ runs that overlap across processes or batches are not seen together.
 from __future__ import annotations
 
 import bisect
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone as dt_timezone
 from typing import Any
 
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from invocations import rows
 from invocations.models import DURATION_BOUNDS_MS, DURATION_BUCKETS, Invocation, MetricMinute
+
+logger = logging.getLogger(__name__)
 
 ADDED = (
     "invocations", "errors", "throttles", "cold_starts", "duration_count", "duration_sum_ms",
@@ -288,11 +291,18 @@ def add(tallies: Tallies | dict[Key, Tally]) -> None:
         return
     buckets = expand(tallies)
     params: list[Any] = []
-    for key, values in buckets.items():
+    # In key order: concurrent upserts (recorders, workers) then lock the rows they share in one
+    # order, so PostgreSQL never finds two of them waiting for each other (a deadlock).
+    for key, values in sorted(buckets.items()):
         params.extend(key)
         params.extend(values)
-    with rows.writing(), connection.cursor() as cursor:
-        cursor.execute(_upsert_sql(len(buckets)), params)
+    # Metrics never cost an invocation: a failed upsert is logged and dropped, in a savepoint so a
+    # recorder's batch (whose transaction this may be in) still commits its records.
+    try:
+        with rows.writing(), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_upsert_sql(len(buckets)), params)
+    except DatabaseError:
+        logger.exception("metric rollups of %d buckets were not written", len(buckets))
 
 
 # --- reading ---------------------------------------------------------------------------------------

@@ -160,6 +160,7 @@ def test_logs_prints_recent_lines_and_follows_new_ones_once(home: Path, live: Li
     assert re.match(r"^\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}$", stream)
     filtered = run(home, live, "logs", deployed, "--filter", "CLI SAW", "--stream", stream)
     assert filtered.stdout.strip() and all("cli saw" in line for line in filtered.stdout.splitlines())
+    time.sleep(1.5)  # "before" is now older than the follower's --since 1s
     command = [*workbench_command(), "logs", deployed, "--follow", "--since", "1s", "--interval", "0.2", "--profile", "lab"]
     follower = subprocess.Popen(command, env=env_for(home, live), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, cwd=home)
