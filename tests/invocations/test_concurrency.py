@@ -258,5 +258,11 @@ def test_two_processes_hammering_one_function_never_exceed_its_reservation(kind:
     outputs = [process.communicate(timeout=60)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0]
     per_process = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
-    assert all(len(spans) > 3 for spans in per_process), [len(spans) for spans in per_process]  # both got turns
-    assert _max_overlap([tuple(span) for spans in per_process for span in spans]) == 2
+    spans = [tuple(span) for process_spans in per_process for span in process_spans]
+    assert len(spans) > 20 and _max_overlap(spans) == 2  # the counter was full, and never overfull
+    turns = [len(process_spans) for process_spans in per_process]
+    # Both processes get turns on PostgreSQL and Redis. On SQLite one process can keep the counter
+    # for the whole window (its own threads take the write lock back from each other): fairness
+    # between processes is not promised there, only the limit.
+    if not (kind == "database" and connection.vendor == "sqlite"):
+        assert all(turn > 3 for turn in turns), turns
