@@ -138,11 +138,11 @@ def count_run(tally: Tally, invocation: Invocation) -> None:
         tally.duration(loaded["duration_ms"])
 
 
-def most_concurrent(intervals: Iterable[tuple[datetime, datetime]]) -> int:
-    """The most intervals [start, end) open at one instant."""
+def most_concurrent(intervals: Iterable[tuple[Any, Any]]) -> int:
+    """The most intervals [start, end) open at one instant (datetimes or numbers)."""
     edges = sorted(edge for start, end in intervals for edge in ((start, 1), (max(start, end), -1)))
     most = running = 0
-    for _, step in sorted(edges, key=lambda edge: (edge[0], edge[1])):  # ends before starts at a tie
+    for _, step in edges:  # (t, -1) sorts before (t, 1): ends before starts at a tie
         running += step
         most = max(most, running)
     return most

@@ -32,3 +32,13 @@ def hello(owner: Any, team: Team, other_team: Team) -> Function:
         caller=user_caller(user=owner, team=team, via="console"), name="hello", runtime="python3.11",
         zip_data=None, source=source,
     )
+
+
+# The function the suite tests run: prints, fails when asked, answers a status code and a body.
+SUITE_SOURCE = """import json
+def lambda_handler(event, context):
+    print("processing", json.dumps(event))
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    return {"statusCode": 200, "body": "ok " + str(event.get("n", 0))}
+"""

@@ -17,16 +17,10 @@ from console.services import functions as console_functions
 from console.services import suites
 from invocations.access import user_caller
 from invocations.models import Activity, Function, Membership, Team
+from tests.console.conftest import SUITE_SOURCE as SOURCE
 
 HX = {"HTTP_HX_REQUEST": "true"}
 
-SOURCE = """import json
-def lambda_handler(event, context):
-    print("processing", json.dumps(event))
-    if event.get("fail"):
-        raise ValueError("asked to fail")
-    return {"statusCode": 200, "body": "ok " + str(event.get("n", 0))}
-"""
 
 
 @pytest.fixture

@@ -15,16 +15,10 @@ from console.services import suites
 from invocations.access import user_caller
 from invocations.errors import AccessDeniedException
 from invocations.models import Activity, Function, Invocation, Team
+from tests.console.conftest import SUITE_SOURCE as SOURCE
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-SOURCE = """import json
-def lambda_handler(event, context):
-    print("processing", json.dumps(event))
-    if event.get("fail"):
-        raise ValueError("asked to fail")
-    return {"statusCode": 200, "body": "ok " + str(event.get("n", 0))}
-"""
 
 
 @pytest.fixture

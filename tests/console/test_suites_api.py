@@ -19,14 +19,8 @@ from invocations.access_keys import NewAccessKey, create_access_key
 from invocations.models import Activity, Function, Invocation, Membership, Team
 from tests.cli.test_server_api import call
 from tests.conftest import make_lambda_client, zip_bytes
+from tests.console.conftest import SUITE_SOURCE as SOURCE
 
-SOURCE = """import json
-def lambda_handler(event, context):
-    print("processing", json.dumps(event))
-    if event.get("fail"):
-        raise ValueError("asked to fail")
-    return {"statusCode": 200, "body": "ok " + str(event.get("n", 0))}
-"""
 OK_EXPECT = {"Outcome": "Succeeded", "Response": {"Contains": {"statusCode": 200}},
              "JsonPath": [{"Path": "$.body", "Matches": "^ok"}], "Logs": {"Contains": ["processing"]}}
 

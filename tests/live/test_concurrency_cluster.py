@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from scripts.stack import ROOT, Stack, free_port
 from tests.live.conftest import REGION, ROLE, fresh_database
 from tests.live.functions import make_zip
+from invocations.rollups import most_concurrent
 
 SLEEPER = '''\
 import time
@@ -38,15 +39,6 @@ def _client(endpoint: str, key: str, secret: str) -> Any:
     return boto3.client("lambda", endpoint_url=endpoint, region_name=REGION, aws_access_key_id=key,
                         aws_secret_access_key=secret,
                         config=Config(retries={"max_attempts": 1}, read_timeout=60, connect_timeout=5))  # fmt: skip
-
-
-def _max_overlap(spans: list[tuple[float, float]]) -> int:
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
-    running = peak = 0
-    for _, delta in events:
-        running += delta
-        peak = max(peak, running)
-    return peak
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +97,7 @@ def test_two_web_nodes_never_run_more_than_the_reservation_together(two_nodes: l
         thread.join(60)
     assert len(spans) + len(reasons) == 8
     assert 1 <= len(spans) <= 4  # each node alone would have let 2 run: 4 at once
-    assert _max_overlap(spans) <= 2
+    assert most_concurrent(spans) <= 2
     assert reasons and set(reasons) == {"ReservedFunctionConcurrentInvocationLimitExceeded"}
     # GetAccountSettings at either node: the reservation is out of the unreserved pool.
     limits = node_b.get_account_settings()["AccountLimit"]

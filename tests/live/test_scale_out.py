@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from invocations.rollups import most_concurrent
 from tests.live.cluster import Cluster, cluster, https_request
 from tests.live.conftest import ROLE, make_public
 from tests.live.functions import make_zip
@@ -66,21 +67,10 @@ def create(client: Any, name: str, *, reserved: int | None = None) -> None:
         client.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
 
 
-def max_overlap(intervals: list[tuple[Any, Any]]) -> int:
-    """The most intervals open at one instant (an end at t comes before a start at t)."""
-    points = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals],
-                    key=lambda p: (p[0], p[1]))  # fmt: skip
-    open_now = peak = 0
-    for _, step in points:
-        open_now += step
-        peak = max(peak, open_now)
-    return peak
-
-
 def test_max_overlap_counts_what_is_open_at_once() -> None:
-    assert max_overlap([(0, 2), (1, 3), (2, 4)]) == 2
-    assert max_overlap([(0, 1), (1, 2)]) == 1
-    assert max_overlap([(0, 10), (1, 2), (3, 4), (3, 5)]) == 3
+    assert most_concurrent([(0, 2), (1, 3), (2, 4)]) == 2
+    assert most_concurrent([(0, 1), (1, 2)]) == 1
+    assert most_concurrent([(0, 10), (1, 2), (3, 4), (3, 5)]) == 3
 
 
 def test_two_web_nodes_two_workers_behind_nginx(lw_cluster: Cluster) -> None:
@@ -247,5 +237,5 @@ def test_two_web_nodes_two_workers_behind_nginx(lw_cluster: Cluster) -> None:
     runs = [json.loads(response) for (response,) in responses]
     intervals = [(run["t0"], run["t1"]) for run in runs]
     assert len(intervals) > 100
-    peak = max_overlap(intervals)
+    peak = most_concurrent(intervals)
     assert peak <= RESERVED, f"{peak} executions of 'limited' at once across the cluster (reserved {RESERVED})"
