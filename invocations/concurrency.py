@@ -37,7 +37,10 @@ each was granted by the shared counter. A spare never lets a process exceed a li
 the fast path is taken only while the process's units in use are below the current limit.
 Nor does a busy node keep its units for ever while others are refused: a lease granted more than
 ``MAX_REUSE_S`` (1 s) ago goes back to the shared counter when its invocation ends, so under
-saturation every node asks again about once a second (one round trip per unit per second).
+saturation every node asks again about once a second (one round trip per unit per second). That
+gives others a chance, not a turn: the node whose threads are already waiting usually asks first,
+and a saturated node can keep a counter for seconds (tests saw one process take all of 2.5 s).
+Fairness between nodes is not promised (AWS promises none either); the limit is.
 
 The price of spares is that another node may be refused a unit that is idle here for up to the
 linger. So a refusal is not final at once: the caller waits one linger (plus a margin) and asks

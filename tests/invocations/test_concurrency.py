@@ -20,6 +20,7 @@ from invocations import concurrency
 from invocations.concurrency import DatabaseBackend, Limiter, RedisBackend
 from invocations.engine.types import TooManyRequests
 from tests.live.cluster import redis as redis_server
+from invocations.rollups import most_concurrent
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -234,15 +235,6 @@ print(json.dumps(spans))
 """
 
 
-def _max_overlap(spans: list[tuple[float, float]]) -> int:
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
-    running = peak = 0
-    for _, delta in events:
-        running += delta
-        peak = max(peak, running)
-    return peak
-
-
 @pytest.mark.parametrize("kind", ["database", "redis"])
 def test_two_processes_hammering_one_function_never_exceed_its_reservation(kind: str, request: pytest.FixtureRequest) -> None:
     # Both start at one instant, after their Django start-up (a process that started late would
@@ -259,10 +251,6 @@ def test_two_processes_hammering_one_function_never_exceed_its_reservation(kind:
     assert [process.returncode for process in processes] == [0, 0]
     per_process = [json.loads(output.strip().splitlines()[-1]) for output in outputs]
     spans = [tuple(span) for process_spans in per_process for span in process_spans]
-    assert len(spans) > 20 and _max_overlap(spans) == 2  # the counter was full, and never overfull
-    turns = [len(process_spans) for process_spans in per_process]
-    # Both processes get turns on PostgreSQL and Redis. On SQLite one process can keep the counter
-    # for the whole window (its own threads take the write lock back from each other): fairness
-    # between processes is not promised there, only the limit.
-    if not (kind == "database" and connection.vendor == "sqlite"):
-        assert all(turn > 3 for turn in turns), turns
+    assert len(spans) > 20 and most_concurrent(spans) == 2  # the counter was full, and never overfull
+    # Both processes asked for the whole window; which of them got turns is not promised (see
+    # invocations/concurrency.py: a saturated process can keep the counter), only the limit.
