@@ -48,8 +48,9 @@ def _when(text: str) -> float:
 def _rows(db: Path, function: str) -> list[tuple[float, float, list[dict[str, Any]]]]:
     with sqlite3.connect(db, timeout=30) as conn:
         rows = conn.execute(
-            "SELECT started_at, finished_at, payload FROM invocations_invocation "
-            "WHERE function_name = ? AND source = 'trigger' AND finished_at IS NOT NULL ORDER BY id",
+            "SELECT i.started_at, i.finished_at, b.payload FROM invocations_invocation i "
+            "JOIN invocations_invocationbody b ON b.request_id = i.request_id "
+            "WHERE i.function_name = ? AND i.source = 'trigger' AND i.finished_at IS NOT NULL ORDER BY i.id",
             (function,),
         ).fetchall()
     return [(_when(s), _when(f), json.loads(p)["Records"]) for s, f, p in rows]

@@ -132,7 +132,7 @@ def log_events(
     if stream is not None:
         rows = rows.filter(log_stream=stream)
     if text:
-        rows = rows.filter(logs__icontains=text)
+        rows = rows.filter(body__logs__icontains=text)
     if start is not None:
         rows = rows.filter(finished_at__gte=start)
     if end is not None:
@@ -144,7 +144,8 @@ def log_events(
     needle = (text or "").casefold()
     events: list[LogEvent] = []
     scanned = 0
-    rows = rows.only("id", "request_id", "log_stream", "logs", "started_at", "finished_at").order_by("finished_at", "id")
+    rows = rows.select_related("body").only("id", "request_id", "log_stream", "body__logs", "started_at", "finished_at")
+    rows = rows.order_by("finished_at", "id")
     while scanned < MAX_SCANNED:
         page = rows
         if position is not None:

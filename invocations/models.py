@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 
+from typing import Any
+
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 LATEST = "$LATEST"
+# An invocation's large texts, kept apart from its row (``InvocationBody``).
+BODY_FIELDS = ("payload", "response", "logs", "client_context")
 
 
 def new_revision_id() -> str:
@@ -181,8 +185,37 @@ class Alias(models.Model):
         return f"{self.function.name}:{self.name}"
 
 
+def _body_text(name: str) -> Any:
+    """``Invocation.<name>``: the text kept in the invocation's ``InvocationBody``."""
+
+    def read(self: Invocation) -> str:
+        return getattr(self.body_row(), name)  # type: ignore[no-any-return]
+
+    def write(self: Invocation, value: str) -> None:
+        setattr(self.body_row(), name, value)
+
+    return property(read, write, doc=f"The invocation's {name} (kept in its InvocationBody).")
+
+
+class InvocationManager(models.Manager["Invocation"]):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[Invocation]:
+        """The rows, then their bodies (those with a text) in the same transaction, the same way
+        (``ignore_conflicts``, ``batch_size``): keyed by request id, bodies need no row ids."""
+        objs = list(objs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            created = super().bulk_create(objs, *args, **kwargs)
+            bodies = [body for row in objs if (body := row.body_to_write()) is not None]
+            if bodies:
+                InvocationBody.objects.bulk_create(
+                    bodies, batch_size=kwargs.get("batch_size"), ignore_conflicts=kwargs.get("ignore_conflicts", False)
+                )
+        return created
+
+
 class Invocation(models.Model):
     """One invocation, from any path. Written for every call, sync or async."""
+
+    objects = InvocationManager()
 
     class Source(models.TextChoices):
         # Labels spelled out: TextChoices would title-case the names into "Api", "Cli", "Url".
@@ -228,15 +261,11 @@ class Invocation(models.Model):
     caller = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    payload = models.TextField(blank=True)
-    response = models.TextField(blank=True)
     function_error = models.CharField(max_length=16, blank=True)  # "Unhandled" when the body is an error
     error_type = models.CharField(max_length=128, blank=True)
-    logs = models.TextField(blank=True)
     # The CloudWatch log stream of the execution environment that ran it (YYYY/MM/DD/[version]<hex>,
     # AWS_LAMBDA_LOG_STREAM_NAME inside the function); empty when no environment ran it.
     log_stream = models.CharField(max_length=128, blank=True)
-    client_context = models.TextField(blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
     billed_duration_ms = models.PositiveIntegerField(null=True, blank=True)
     init_duration_ms = models.FloatField(null=True, blank=True)
@@ -271,6 +300,92 @@ class Invocation(models.Model):
 
     def __str__(self) -> str:
         return self.request_id
+
+    # --- the large texts, kept in InvocationBody ---------------------------------------------------
+
+    payload = _body_text("payload")
+    response = _body_text("response")
+    logs = _body_text("logs")
+    client_context = _body_text("client_context")
+
+    def body_row(self) -> InvocationBody:
+        """This invocation's ``InvocationBody``: the one read with it (``select_related("body")``)
+        or set on it, else read now; a new, unsaved one when it has none (an unsaved invocation, or
+        a record whose texts were all empty — the recorder writes no body then)."""
+        relation = self._meta.get_field("body")
+        body: InvocationBody | None = None
+        if relation.is_cached(self):  # type: ignore[union-attr]
+            body = relation.get_cached_value(self)  # type: ignore[union-attr]
+            if body is not None:
+                return body  # type: ignore[no-any-return]
+            # None: looked for (select_related, the reverse accessor) and there is none.
+        elif not self._state.adding:
+            body = InvocationBody.objects.filter(invocation_id=self.request_id).first()
+        if body is None:
+            body = InvocationBody(invocation_id=self.request_id)
+        relation.set_cached_value(self, body)  # type: ignore[union-attr]
+        return body
+
+    def body_for_insert(self) -> InvocationBody:
+        """The body to insert with this new record (even with empty texts), keyed by its request id."""
+        body = self.body_row()
+        body.invocation_id = self.request_id
+        return body
+
+    def body_to_write(self) -> InvocationBody | None:
+        """The body to store with this record (keyed by its request id), or None when it has
+        nothing to store: no text was set, or every text is empty."""
+        relation = self._meta.get_field("body")
+        body = relation.get_cached_value(self, None) if relation.is_cached(self) else None  # type: ignore[union-attr]
+        if body is None or not any(getattr(body, name) for name in BODY_FIELDS if name not in body.get_deferred_fields()):
+            return None
+        body.invocation_id = self.request_id
+        return body  # type: ignore[no-any-return]
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save the row and, when its texts were set or read, its body (``update_fields`` may name
+        body texts: they are saved on the body)."""
+        update_fields = kwargs.get("update_fields")
+        texts: list[str] | None = None
+        if update_fields is not None:
+            texts = [name for name in update_fields if name in BODY_FIELDS]
+            kwargs["update_fields"] = [name for name in update_fields if name not in BODY_FIELDS]
+        super().save(*args, **kwargs)
+        if texts == []:
+            return
+        relation = self._meta.get_field("body")
+        body = relation.get_cached_value(self, None) if relation.is_cached(self) else None  # type: ignore[union-attr]
+        if body is None:
+            return
+        body.invocation_id = self.request_id
+        if texts and not body._state.adding:
+            body.save(update_fields=texts)
+        else:
+            body.save()
+
+
+class InvocationBody(models.Model):
+    """An invocation's payload, response, logs and client context, apart from its row.
+
+    The history's lists, counts, the Monitor's rollups and the async claim read ``Invocation`` rows
+    only: kept here, up to 6 MB of payload and response and 64 KB of logs per invocation never sit
+    in the pages those scans read (SQLite stores a row's columns together; PostgreSQL's TOAST moves
+    only values over ≈ 2 KB out of line). ``Invocation.payload`` & co. read and write it; a record
+    whose texts are all empty has none. Keyed by request id, so the recorder writes bodies in the
+    same batch as their rows without waiting for the rows' ids.
+    """
+
+    invocation = models.OneToOneField(
+        Invocation, to_field="request_id", db_column="request_id", primary_key=True,
+        on_delete=models.CASCADE, related_name="body",
+    )  # fmt: skip
+    payload = models.TextField(blank=True)
+    response = models.TextField(blank=True)
+    logs = models.TextField(blank=True)
+    client_context = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return str(self.invocation_id)
 
 
 class InvocationAttempt(models.Model):

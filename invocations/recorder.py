@@ -56,7 +56,7 @@ from django.db import DatabaseError, DataError, IntegrityError, connection, mode
 
 from invocations import journal as journal_files
 from invocations import metrics, rollups
-from invocations.models import Function, Invocation
+from invocations.models import BODY_FIELDS, Function, Invocation
 from invocations.node import at_exit, current_node_name
 from invocations.pooled import release_idle_connection
 
@@ -260,6 +260,7 @@ class Recorder:
         # One transaction: on PostgreSQL a foreign key is checked at its commit (deferred).
         with transaction.atomic():
             rollups.count_recorded(rows)  # the Monitor's per-minute metrics, with the rows (rollups.py)
+            # Their texts too, apart (InvocationBody): the manager writes both.
             Invocation.objects.bulk_create(rows, batch_size=self.batch_size, ignore_conflicts=True)
 
     def _write_apart(self, rows: list[Invocation]) -> None:
@@ -292,13 +293,20 @@ _FIELDS_BY_NAME: Final = {field.attname: field for field in _FIELDS}
 
 
 def values_of(invocation: Invocation) -> dict[str, Any]:
-    """An unsaved record as journal data (its columns by attribute name)."""
-    return {field.attname: getattr(invocation, field.attname) for field in _FIELDS}
+    """An unsaved record as journal data (its columns by attribute name, and its texts)."""
+    values = {field.attname: getattr(invocation, field.attname) for field in _FIELDS}
+    body = invocation.body_to_write()
+    values.update({name: getattr(body, name) if body is not None else "" for name in BODY_FIELDS})
+    return values
 
 
 def from_values(values: dict[str, Any]) -> Invocation:
-    return Invocation(**{name: _FIELDS_BY_NAME[name].to_python(value) for name, value in values.items()
-                         if name in _FIELDS_BY_NAME})
+    invocation = Invocation(**{name: _FIELDS_BY_NAME[name].to_python(value) for name, value in values.items()
+                               if name in _FIELDS_BY_NAME})  # fmt: skip
+    for name in BODY_FIELDS:
+        if values.get(name):
+            setattr(invocation, name, str(values[name]))
+    return invocation
 
 
 def detach_missing_references(rows: list[Invocation]) -> None:
@@ -325,6 +333,9 @@ def fit_to_columns(row: Invocation) -> None:
             setattr(row, field.attname, value[: field.max_length])
         if isinstance(value, str) and "\x00" in value:
             setattr(row, field.attname, getattr(row, field.attname).replace("\x00", "\ufffd"))
+    body = row.body_to_write()
+    for name in BODY_FIELDS if body is not None else ():
+        setattr(body, name, getattr(body, name).replace("\x00", "\ufffd"))
 
 
 _recorder: Recorder | None = None

@@ -107,8 +107,15 @@ def statement(key: tuple[Any, ...], build: Callable[[], str]) -> str:
     return _statements[full_key]
 
 
+def _generated_pk(model: type[Model]) -> bool:
+    pk = model._meta.pk
+    return pk is not None and pk.get_internal_type().endswith("AutoField")
+
+
 def _insert_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
-    return tuple(field for field in model._meta.concrete_fields if not field.primary_key)
+    """Every column but a database-generated primary key (InvocationBody's, a request id, is set)."""
+    generated = _generated_pk(model)
+    return tuple(field for field in model._meta.concrete_fields if not (field.primary_key and generated))
 
 
 def _insert_sql(model: type[Model], count: int) -> str:
@@ -133,7 +140,8 @@ def _values(instances: Iterable[Model], fields: Sequence[Field[Any, Any]]) -> li
 
 
 def _inserted(instance: Model, pk: Any) -> None:
-    instance.pk = pk
+    if _generated_pk(type(instance)):
+        instance.pk = pk
     instance._state.adding = False
     instance._state.db = connection.alias
 

@@ -48,6 +48,7 @@ from invocations.models import (
     FunctionVersion,
     Invocation,
     InvocationAttempt,
+    InvocationBody,
     Team,
 )
 from invocations.retry_policy import Condition, Outcome
@@ -89,15 +90,18 @@ def worker_alive(name: str, *, now: datetime | None = None) -> bool:
 # instance is built with every other field deferred, so nothing here can save a field it never read.
 _RUN_FIELDS: Final = (
     "id", "request_id", "function", "function_name", "qualifier", "executed_version", "invocation_type",
-    "payload", "status", "created_at", "started_at", "finished_at", "error_type", "response", "function_error",
+    "status", "created_at", "started_at", "finished_at", "error_type", "function_error",
     "attempt", "source", "account_id",  # the last two for the Prometheus labels (invocations/metrics.py)
 )  # fmt: skip
+# And of its texts (InvocationBody, by request id): what it runs with and the response so far.
+_RUN_TEXTS: Final = ("payload", "response")
 # What the end of an attempt writes back (the engine's result, the status and the async bookkeeping).
 _RESULT_FIELDS: Final = (
-    "status", "response", "function_error", "error_type", "logs", "duration_ms", "billed_duration_ms",
+    "status", "function_error", "error_type", "duration_ms", "billed_duration_ms",
     "init_duration_ms", "memory_size_mb", "max_memory_used_mb", "cold_start", "started_at", "finished_at",
     "attempt", "condition", "next_attempt_at", "dispatched_at", "worker",
 )  # fmt: skip
+_RESULT_TEXTS: Final = ("response", "logs")
 # What the end of an attempt writes on its own row: its logs too, as the event keeps the last one's only.
 _ATTEMPT_FIELDS: Final = ("outcome", "error_type", "duration_ms", "finished_at", "next_attempt_at", "logs")
 _CONFIG_FIELDS: Final = (
@@ -126,7 +130,20 @@ def _select_statement(model: type[Any], names: tuple[str, ...], *where: str, ord
 
 
 def _event(row: Sequence[Any]) -> Invocation:
-    return rows.instance(Invocation, _RUN_FIELDS, row)
+    invocation = rows.instance(Invocation, _RUN_FIELDS, row)
+    _load_texts(invocation)
+    return invocation
+
+
+def _load_texts(invocation: Invocation) -> None:
+    """Read the event's ``_RUN_TEXTS`` into its body (every other text deferred); one statement."""
+    names = ("invocation", *_RUN_TEXTS)
+    sql = rows.statement(("run-texts",), lambda: _select_statement(InvocationBody, names, "invocation"))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [invocation.request_id])
+        row = cursor.fetchone()
+    body = rows.instance(InvocationBody, names, row) if row is not None else InvocationBody(invocation_id=invocation.request_id)
+    Invocation._meta.get_field("body").set_cached_value(invocation, body)  # type: ignore[union-attr]
 
 
 def _load_event(invocation_id: int) -> Invocation | None:
@@ -225,6 +242,10 @@ def _store_attempt(invocation: Invocation, attempt: InvocationAttempt | None) ->
     rows.update(
         Invocation, invocation.pk, {name: getattr(invocation, name) for name in _RESULT_FIELDS if name not in deferred}
     )
+    body = invocation.body_for_insert()
+    texts = {name: getattr(body, name) for name in _RESULT_TEXTS if name not in body.get_deferred_fields()}
+    if texts and not rows.update(InvocationBody, invocation.request_id, texts):
+        rows.insert(body)  # an event stored without one (before bodies had their table)
 
 
 def run_queued_invocation(*, invocation_id: int) -> None:

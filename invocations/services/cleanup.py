@@ -168,8 +168,9 @@ def delete_batch(rows: QuerySet[Invocation], *, batch: int) -> int:
     with transaction.atomic():
         # Attempts and deliveries cascade (the ORM deletes them first, in the same transaction);
         # a delivery that *caused* one of these records only loses its link (SET_NULL).
-        # only("id"): the collector loads the rows it deletes, and never needs their bodies.
-        Invocation.objects.filter(id__in=ids).only("id").delete()
+        # Bodies cascade the same way (by request id). only(): the collector loads the rows it
+        # deletes, and needs their request ids for the bodies, nothing else.
+        Invocation.objects.filter(id__in=ids).only("id", "request_id").delete()
     return len(ids)
 
 

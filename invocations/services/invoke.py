@@ -58,7 +58,7 @@ from invocations.errors import (
 from invocations.arns import FunctionRef, function_arn, parse_function_name, validation_message
 from invocations.engine.types import FunctionSpec, InvokeRequest, InvokeResult, RuntimeUnavailable, TooManyRequests
 from invocations.group_commit import FlushFailed, GroupCommit
-from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation, Team
+from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation, InvocationBody, Team
 from invocations.pooled import release_idle_connection
 from invocations.services import code as code_service
 
@@ -485,6 +485,7 @@ def _enqueue(invocation: Invocation) -> None:
             raise _not_queued() from None
         return
     rows.insert(invocation)
+    rows.insert(invocation.body_for_insert())
     rollups.count_enqueued([invocation])
     # If this publish fails when the caller commits, the row stays queued and the sweep sends it.
     dispatch.run_queued_invocation(invocation_id=invocation.pk)
@@ -500,16 +501,16 @@ def _store_events(invocations: Sequence[Invocation]) -> None:
     queued.
     """
     rows.insert_many(invocations)
+    # Every event has a body (its payload, even empty): a run updates it, never inserts it.
+    rows.insert_many([invocation.body_for_insert() for invocation in invocations])
     rollups.count_enqueued(invocations)
     try:
         dispatch.send_many(dispatch.RUN_QUEUED_INVOCATION, [(invocation.pk,) for invocation in invocations])
     except Exception:
-        Invocation.objects.filter(pk__in=[i.pk for i in invocations], status=Invocation.Status.QUEUED).update(
-            status=Invocation.Status.FAILED,
-            error_type="ServiceException",
-            response="The event could not be queued.",
-            finished_at=timezone.now(),
-        )
+        failed = Invocation.objects.filter(pk__in=[i.pk for i in invocations], status=Invocation.Status.QUEUED)
+        failed_ids = list(failed.values_list("request_id", flat=True))
+        failed.update(status=Invocation.Status.FAILED, error_type="ServiceException", finished_at=timezone.now())
+        InvocationBody.objects.filter(invocation_id__in=failed_ids).update(response="The event could not be queued.")
         raise
 
 

@@ -14,7 +14,7 @@ from console import event_templates, placeholders
 from console.models import TestRun
 from console.services import runs
 from invocations.access import user_caller
-from invocations.models import Function, Invocation
+from invocations.models import Function, Invocation, InvocationBody
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -146,7 +146,8 @@ def test_async_panel_stops_polling_when_the_event_is_final(client: Client, owner
     monkeypatch.setattr("invocations.dispatch._send", lambda *a: None)
     client.force_login(owner)
     started = runs.start_test(function=hello, caller=user_caller(user=owner, team=hello.team, via="console"), body="{}", qualifier="", asynchronous=True)
-    Invocation.objects.filter(request_id=started.run.request_id).update(status="succeeded", condition="Success", response='"ok"')
+    Invocation.objects.filter(request_id=started.run.request_id).update(status="succeeded", condition="Success")
+    InvocationBody.objects.filter(invocation_id=started.run.request_id).update(response='"ok"')
     response = client.get(f"/functions/hello/test/runs/{started.run.pk}/", **HX)
     assert response.status_code == 286
     assert "Final: succeeded" in response.content.decode()

@@ -358,7 +358,7 @@ def test_accepts_flushed_together_are_stored_and_published_together(
     assert all(i.pk for i in batch)
     assert sent == [(dispatch.RUN_QUEUED_INVOCATION, [(i.pk,) for i in batch])]
     stored = Invocation.objects.filter(pk__in=[i.pk for i in batch])
-    assert sorted(stored.values_list("payload", flat=True)) == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
+    assert sorted(stored.values_list("body__payload", flat=True)) == ['{"n": 0}', '{"n": 1}', '{"n": 2}']
     assert set(stored.values_list("status", "attempt")) == {(Invocation.Status.QUEUED, 0)}
 
 

@@ -80,9 +80,6 @@ def _cursor(invocation: Invocation) -> str:
     return f"{finished:.6f}:{invocation.pk}"
 
 
-BODY_FIELDS = ("payload", "response", "logs", "client_context")
-
-
 def summary(invocation: Invocation) -> dict[str, Any]:
     return {
         "RequestId": invocation.request_id,
@@ -156,7 +153,7 @@ def list_invocations(request: HttpRequest, function_name: str) -> HttpResponse:
         if query["since"] != "0":
             when, pk = query["since"]
             rows = rows.filter(Q(finished_at__gt=when) | Q(finished_at=when, pk__gt=pk))
-        page = list(rows.order_by("finished_at", "pk")[:limit])
+        page = list(rows.select_related("body").order_by("finished_at", "pk")[:limit])
         return json_response({"Invocations": [detail(i) for i in page],
                               "Cursor": _cursor(page[-1]) if page else request.GET["since"]})
     if query["Marker"]:
@@ -169,8 +166,8 @@ def list_invocations(request: HttpRequest, function_name: str) -> HttpResponse:
             rows = rows.filter(pk__lt=query["Marker"])
         else:
             rows = rows.filter(created_at__lte=marker).exclude(created_at=marker, pk__gte=query["Marker"])
-    # A summary shows no payload, response or logs: they are not read (each can be megabytes).
-    page = list(rows.defer(*BODY_FIELDS).order_by("-created_at", "-pk")[: limit + 1])
+    # A summary shows no payload, response or logs: they are in InvocationBody, never read here.
+    page = list(rows.order_by("-created_at", "-pk")[: limit + 1])
     data: dict[str, Any] = {"Invocations": [summary(i) for i in page[:limit]]}
     if len(page) > limit:
         data["NextMarker"] = str(page[limit - 1].pk)
