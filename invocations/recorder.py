@@ -339,7 +339,7 @@ def get_recorder() -> Recorder:
             if _recorder is None:
                 recorder = Recorder(
                     flush_seconds=settings.LAMBDA_RECORD_FLUSH_SECONDS,
-                    mode=getattr(settings, "LAMBDA_RECORD_MODE", "auto"),
+                    mode=settings.LAMBDA_RECORD_MODE,
                     journal=_journal(),
                 )
                 # Last (after the pool and the heartbeat); within granian's worker kill timeout (grace + 15 s).

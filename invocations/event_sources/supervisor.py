@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import threading
 import time
 import uuid
@@ -61,14 +60,6 @@ FUNCTION_FAILED: Final = "PROBLEM: Function call failed"
 THROTTLED: Final = "PROBLEM: Function call throttled"
 _loaded: dict[str, Source | None] = {}
 _loaded_lock = threading.Lock()
-
-
-def setting(name: str, default: float) -> float:
-    """A number from Django settings, else the environment, else ``default``."""
-    value = getattr(settings, name, None)
-    if value is None:
-        return float(os.environ.get(name, default))
-    return float(value)
 
 
 def load_source(kind: str) -> Source | None:
@@ -118,11 +109,11 @@ class _Poller:
 class Supervisor:
     def __init__(self, *, holder: str | None = None) -> None:
         self.holder = holder or f"{node.node_name('worker')}/{uuid.uuid4().hex[:8]}"
-        self.tick_seconds = setting("LAMBDA_ESM_TICK_SECONDS", 1.0)
-        self.slice_seconds = setting("LAMBDA_ESM_SLICE_SECONDS", 2.0)
-        self.lease_seconds = setting("LAMBDA_ESM_LEASE_SECONDS", 30.0)
-        self.units_refresh_seconds = setting("LAMBDA_ESM_UNITS_REFRESH_SECONDS", 10.0)
-        self.max_pollers = int(setting("LAMBDA_ESM_MAX_POLLERS", 64))
+        self.tick_seconds = settings.LAMBDA_ESM_TICK_SECONDS
+        self.slice_seconds = settings.LAMBDA_ESM_SLICE_SECONDS
+        self.lease_seconds = settings.LAMBDA_ESM_LEASE_SECONDS
+        self.units_refresh_seconds = settings.LAMBDA_ESM_UNITS_REFRESH_SECONDS
+        self.max_pollers = settings.LAMBDA_ESM_MAX_POLLERS
         self._pollers: dict[str, _Poller] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -288,7 +279,7 @@ _supervisor_lock = threading.Lock()
 def start_supervisor() -> Supervisor | None:
     """Start this process's supervisor (idempotent); None when polling is off here."""
     global _supervisor
-    if int(setting("LAMBDA_ESM_MAX_POLLERS", 64)) <= 0:
+    if settings.LAMBDA_ESM_MAX_POLLERS <= 0:
         return None
     with _supervisor_lock:
         if _supervisor is None:
