@@ -49,7 +49,7 @@ if app.conf.broker_url.startswith(("redis://", "rediss://")):
 # instead (invocations/tasks.py: close_old_connections around each task, which honours
 # CONN_MAX_AGE, drops broken connections and returns PostgreSQL's to the pool).
 app.conf["CELERY_DB_REUSE_MAX"] = 1_000_000
-app.autodiscover_tasks(["invocations", "console", "invocations.event_sources"])
+app.autodiscover_tasks(["invocations", "console"])
 
 from django.conf import settings as _settings  # noqa: E402
 

@@ -307,6 +307,7 @@ LAMBDA_ESM_LEASE_SECONDS = envfloat("LAMBDA_ESM_LEASE_SECONDS", 30.0)  # a lost 
 LAMBDA_ESM_UNITS_REFRESH_SECONDS = envfloat("LAMBDA_ESM_UNITS_REFRESH_SECONDS", 10.0)  # re-list shards / pollers
 LAMBDA_ESM_MAX_POLLERS = envint("LAMBDA_ESM_MAX_POLLERS", 64)  # poller threads per worker (0: polls nothing)
 LAMBDA_ESM_SQS_DEFAULT_CONCURRENCY = envint("LAMBDA_ESM_SQS_DEFAULT_CONCURRENCY", 5)  # pollers per SQS mapping
+LAMBDA_ESM_SQS_MAX_CONNECTIONS = envint("LAMBDA_ESM_SQS_MAX_CONNECTIONS", 64)  # HTTP connections per SQS client
 
 # --- Stream and broker sources (invocations/event_sources/kinesis.py, rabbitmq.py) --------------
 # How long a Kinesis shard poller waits when GetRecords returns nothing.

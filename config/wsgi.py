@@ -1,7 +1,8 @@
 """WSGI entry point (served by granian; see scripts/run and README).
 
 Start-up work: this process is a node that runs functions (its environment pool serves every
-RequestResponse call it receives), so it registers its runtimes and keeps its heartbeat fresh.
+RequestResponse call it receives), so it starts its node: registers its runtimes, keeps its
+heartbeat fresh, ends its environments at the shutdown deadline (invocations/node.py).
 """
 
 import os
@@ -14,6 +15,6 @@ from config.whole_body import whole_bodies  # noqa: E402
 
 application = whole_bodies(get_wsgi_application())
 
-from invocations.node import start_node  # noqa: E402 - needs the app registry loaded above
+from invocations import node  # noqa: E402 - needs the app registry loaded above
 
-start_node("web")
+node.current().start("web")

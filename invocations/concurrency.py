@@ -79,7 +79,7 @@ MAX_REUSE_S = 1.0  # a lease granted longer ago than this goes back to the count
 
 
 def account_limit() -> int:
-    return int(getattr(settings, "LAMBDA_ACCOUNT_CONCURRENCY", 1000))
+    return settings.LAMBDA_ACCOUNT_CONCURRENCY
 
 
 def function_key(function_id: int) -> str:
@@ -239,10 +239,10 @@ def cluster_namespace() -> str:
 
 
 def make_backend() -> Backend:
-    choice = getattr(settings, "LAMBDA_CONCURRENCY_BACKEND", "auto")
-    url = getattr(settings, "CELERY_BROKER_URL", "") or ""
+    choice = settings.LAMBDA_CONCURRENCY_BACKEND
+    url = settings.CELERY_BROKER_URL
     if choice == "redis" or (choice == "auto" and url.startswith(("redis://", "rediss://"))):
-        return RedisBackend(getattr(settings, "LAMBDA_CONCURRENCY_REDIS_URL", "") or url, cluster_namespace())
+        return RedisBackend(settings.LAMBDA_CONCURRENCY_REDIS_URL or url, cluster_namespace())
     return DatabaseBackend()
 
 
@@ -418,8 +418,8 @@ def get_limiter() -> Limiter:
     if _limiter is None or _limiter_pid != os.getpid():
         with _limiter_lock:
             if _limiter is None or _limiter_pid != os.getpid():
-                _limiter = Limiter(make_backend(), ttl=float(getattr(settings, "LAMBDA_CONCURRENCY_LEASE_TTL", 30.0)),
-                                   linger=float(getattr(settings, "LAMBDA_CONCURRENCY_LINGER", 0.2)))
+                _limiter = Limiter(make_backend(), ttl=settings.LAMBDA_CONCURRENCY_LEASE_TTL,
+                                   linger=settings.LAMBDA_CONCURRENCY_LINGER)
                 _limiter_pid = os.getpid()
                 from invocations.node import at_exit
 

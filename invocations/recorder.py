@@ -57,7 +57,7 @@ from django.db import DatabaseError, DataError, IntegrityError, connection, mode
 from invocations import journal as journal_files
 from invocations import metrics, rollups
 from invocations.models import BODY_FIELDS, Function, Invocation
-from invocations.node import at_exit, current_node_name
+from invocations.node import at_exit, current, current_node_name
 from invocations.pooled import release_idle_connection
 
 logger = logging.getLogger(__name__)
@@ -338,25 +338,21 @@ def fit_to_columns(row: Invocation) -> None:
         setattr(body, name, getattr(body, name).replace("\x00", "\ufffd"))
 
 
-_recorder: Recorder | None = None
-_recorder_lock = threading.Lock()
+def new_recorder() -> Recorder:
+    """A recorder as settings say, drained at exit; the node keeps one per process (``Node.recorder``)."""
+    recorder = Recorder(
+        flush_seconds=settings.LAMBDA_RECORD_FLUSH_SECONDS,
+        mode=settings.LAMBDA_RECORD_MODE,
+        journal=_journal(),
+    )
+    # Last (after the pool and the heartbeat); within granian's worker kill timeout (grace + 15 s).
+    at_exit(functools.partial(recorder.close, 8.0), priority=10)
+    return recorder
 
 
 def get_recorder() -> Recorder:
     """This process's recorder (created on first use, drained at exit)."""
-    global _recorder
-    if _recorder is None:
-        with _recorder_lock:
-            if _recorder is None:
-                recorder = Recorder(
-                    flush_seconds=settings.LAMBDA_RECORD_FLUSH_SECONDS,
-                    mode=getattr(settings, "LAMBDA_RECORD_MODE", "auto"),
-                    journal=_journal(),
-                )
-                # Last (after the pool and the heartbeat); within granian's worker kill timeout (grace + 15 s).
-                at_exit(functools.partial(recorder.close, 8.0), priority=10)
-                _recorder = recorder
-    return _recorder
+    return current().recorder
 
 
 def _journal_location() -> tuple[Path, str] | None:
@@ -372,7 +368,7 @@ def _journal() -> journal_files.Journal | None:
 
 def recover_orphans() -> int:
     """Write the records that processes which died left in their journals; return how many.
-    Run by a starting node (``invocations.node.start_node``)."""
+    Run by a starting node (``invocations.node.Node.start``)."""
     location = _journal_location()
     if location is None:
         return 0

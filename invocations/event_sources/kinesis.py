@@ -57,19 +57,15 @@ GET_RECORDS_LIMIT: Final = 10_000  # GetRecords' own maximum
 _EVENT_OVERHEAD: Final = len('{"Records":[]}')
 
 
-def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
 def poll_interval() -> float:
     """Pause between GetRecords calls on an idle shard (Lambda polls each shard about once a second)."""
-    return _setting("LAMBDA_KINESIS_POLL_SECONDS", 1.0)
+    return settings.LAMBDA_KINESIS_POLL_SECONDS
 
 
 def retry_delay(attempts: int) -> float:
     """Back-off before retrying a failed batch: base · 2^(n-1), capped."""
-    base = _setting("LAMBDA_STREAM_RETRY_BASE_DELAY_SECONDS", 1.0)
-    cap = _setting("LAMBDA_STREAM_RETRY_MAX_DELAY_SECONDS", 30.0)
+    base = settings.LAMBDA_STREAM_RETRY_BASE_DELAY_SECONDS
+    cap = settings.LAMBDA_STREAM_RETRY_MAX_DELAY_SECONDS
     return float(min(cap, base * 2 ** max(0, attempts - 1)))
 
 

@@ -41,10 +41,6 @@ DEFAULT_WINDOW_SECONDS: Final = 0.5  # Amazon MQ's default batching window
 CONNECT_TIMEOUT_SECONDS: Final = 5.0
 
 
-def _setting(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
 @dataclass(frozen=True)
 class Broker:
     host: str
@@ -210,7 +206,7 @@ class RabbitMQSource:
             connection.connect()
         except (OSError, amqp.exceptions.AMQPError) as error:
             logger.warning("mapping %s: cannot connect to %s:%s: %s", mapping.uuid, broker.host, broker.port, error)
-            time.sleep(max(0.0, min(_setting("LAMBDA_RABBITMQ_RECONNECT_SECONDS", 5.0), deadline - time.monotonic())))
+            time.sleep(max(0.0, min(settings.LAMBDA_RABBITMQ_RECONNECT_SECONDS, deadline - time.monotonic())))
             return
         try:
             _Consumer(mapping, unit, broker, connection, invoke).run(deadline)
@@ -296,7 +292,7 @@ class _Consumer:
             for delivery in batch:
                 self.channel.basic_reject(delivery.delivery_tag, requeue=True)
             # The broker hands the batch back at once: pause before the next attempt.
-            pause = _setting("LAMBDA_RABBITMQ_RETRY_DELAY_SECONDS", 1.0)
+            pause = settings.LAMBDA_RABBITMQ_RETRY_DELAY_SECONDS
             time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
             return
         for delivery in batch:

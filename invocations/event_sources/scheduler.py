@@ -1,5 +1,6 @@
-"""Firing due schedules from the Celery workers (every worker runs ``fire_due`` on a timer thread,
-started on ``worker_ready`` next to the asynchronous-event sweep).
+"""Firing due schedules from the Celery workers (every worker's node runs ``fire_due`` every
+``LAMBDA_SCHEDULER_SECONDS`` on a periodic thread, next to the asynchronous-event sweep:
+``invocations/node.py``).
 
 * **Exactly once per fire time across workers**: a fire is claimed by a conditional UPDATE that
   moves ``next_run_at`` from the fire time being fired to the next one; only the worker whose
@@ -17,13 +18,11 @@ started on ``worker_ready`` next to the asynchronous-event sweep).
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from datetime import datetime, timezone as dt_timezone
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from invocations.errors import AwsError
@@ -34,8 +33,6 @@ from invocations.services.triggers import invoke_event, rule_arn
 logger = logging.getLogger(__name__)
 
 BATCH = 200
-_stop = threading.Event()
-_thread: threading.Thread | None = None
 
 
 def scheduled_event(trigger: Trigger, fire_time: datetime) -> dict[str, Any]:
@@ -97,30 +94,3 @@ def fire(trigger: Trigger, *, now: datetime) -> bool:
         return True
     stats.record_trigger(trigger, request_id=request_id, result="Invoked")
     return True
-
-
-# --- the worker's timer thread -----------------------------------------------------------------------
-
-
-def _loop() -> None:
-    while True:
-        try:
-            fire_due()
-        except Exception:
-            logger.exception("firing schedules failed")
-        finally:
-            connection.close()
-        if _stop.wait(settings.LAMBDA_SCHEDULER_SECONDS):
-            return
-
-
-def start() -> None:
-    global _thread
-    if _thread is None or not _thread.is_alive():
-        _stop.clear()
-        _thread = threading.Thread(target=_loop, name="schedules", daemon=True)
-        _thread.start()
-
-
-def stop() -> None:
-    _stop.set()

@@ -83,7 +83,7 @@ def client(region: str) -> Any:
                         connect_timeout=5,
                         read_timeout=MAX_WAIT + 10,
                         retries={"max_attempts": 3},
-                        max_pool_connections=int(os.environ.get("LAMBDA_ESM_SQS_MAX_CONNECTIONS", "64")),
+                        max_pool_connections=settings.LAMBDA_ESM_SQS_MAX_CONNECTIONS,
                     ),
                     **credentials,
                 )
@@ -174,7 +174,7 @@ class SqsSource:
     kind = KIND
 
     def units(self, mapping: EventSourceMapping) -> list[str]:
-        default = int(os.environ.get("LAMBDA_ESM_SQS_DEFAULT_CONCURRENCY", getattr(settings, "LAMBDA_ESM_SQS_DEFAULT_CONCURRENCY", 5)))
+        default = settings.LAMBDA_ESM_SQS_DEFAULT_CONCURRENCY
         count = int((mapping.scaling_config or {}).get("MaximumConcurrency") or default)
         return [f"poller-{i}" for i in range(max(1, count))]
 

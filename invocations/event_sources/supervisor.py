@@ -1,8 +1,8 @@
 """The poller framework: which units need polling, who polls them, and for how long.
 
-One ``Supervisor`` runs in each Celery worker process (started on ``worker_ready`` by
-``invocations/event_sources/tasks.py``, like the asynchronous-event sweep), as a thread that ticks
-every ``LAMBDA_ESM_TICK_SECONDS`` (1 s). A tick:
+One ``Supervisor`` runs in each Celery worker process (owned and started by the worker's node,
+``invocations/node.py``, like the asynchronous-event sweep), as a periodic thread that ticks every
+``LAMBDA_ESM_TICK_SECONDS`` (1 s). A tick:
 
 1. settles API state transitions: Creating/Enabling/Updating → Enabled, Disabling → Disabled
    (by ``enabled``), and removes Deleting mappings;
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 import threading
 import time
 import uuid
@@ -45,6 +44,7 @@ from invocations import node
 from invocations.event_sources import leases
 from invocations.event_sources.base import BatchResult, Source, invoke_batch
 from invocations.models import EventSourceMapping
+from invocations.periodic import Periodic
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +61,6 @@ FUNCTION_FAILED: Final = "PROBLEM: Function call failed"
 THROTTLED: Final = "PROBLEM: Function call throttled"
 _loaded: dict[str, Source | None] = {}
 _loaded_lock = threading.Lock()
-
-
-def setting(name: str, default: float) -> float:
-    """A number from Django settings, else the environment, else ``default``."""
-    value = getattr(settings, name, None)
-    if value is None:
-        return float(os.environ.get(name, default))
-    return float(value)
 
 
 def load_source(kind: str) -> Source | None:
@@ -118,30 +110,28 @@ class _Poller:
 class Supervisor:
     def __init__(self, *, holder: str | None = None) -> None:
         self.holder = holder or f"{node.node_name('worker')}/{uuid.uuid4().hex[:8]}"
-        self.tick_seconds = setting("LAMBDA_ESM_TICK_SECONDS", 1.0)
-        self.slice_seconds = setting("LAMBDA_ESM_SLICE_SECONDS", 2.0)
-        self.lease_seconds = setting("LAMBDA_ESM_LEASE_SECONDS", 30.0)
-        self.units_refresh_seconds = setting("LAMBDA_ESM_UNITS_REFRESH_SECONDS", 10.0)
-        self.max_pollers = int(setting("LAMBDA_ESM_MAX_POLLERS", 64))
+        self.tick_seconds = settings.LAMBDA_ESM_TICK_SECONDS
+        self.slice_seconds = settings.LAMBDA_ESM_SLICE_SECONDS
+        self.lease_seconds = settings.LAMBDA_ESM_LEASE_SECONDS
+        self.units_refresh_seconds = settings.LAMBDA_ESM_UNITS_REFRESH_SECONDS
+        self.max_pollers = settings.LAMBDA_ESM_MAX_POLLERS
         self._pollers: dict[str, _Poller] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()  # the supervisor is stopping: its pollers end too
+        self._ticker = Periodic("esm-supervisor", self.tick_seconds, self.tick)
         self._units: dict[str, tuple[float, float, list[str]]] = {}  # uuid → (modified, fetched, units)
 
     # --- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="esm-supervisor", daemon=True)
-            self._thread.start()
+        self._stop.clear()
+        self._ticker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop ticking and every poller; release the leases of the pollers that finished."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        self._ticker.stop()
+        self._ticker.join(timeout)
         with self._lock:
             pollers = list(self._pollers.values())
         for poller in pollers:
@@ -150,16 +140,6 @@ class Supervisor:
         for poller in pollers:
             if poller.thread is not None:
                 poller.thread.join(max(0.0, deadline - time.monotonic()))
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.tick()
-            except Exception:
-                logger.exception("event source supervisor tick failed")
-            finally:
-                connection.close()
-            self._stop.wait(self.tick_seconds)
 
     def running(self) -> dict[str, str]:
         """Local pollers: lease key → thread name (for tests and diagnostics)."""
@@ -279,27 +259,3 @@ class Supervisor:
             return result
 
         return invoke
-
-
-_supervisor: Supervisor | None = None
-_supervisor_lock = threading.Lock()
-
-
-def start_supervisor() -> Supervisor | None:
-    """Start this process's supervisor (idempotent); None when polling is off here."""
-    global _supervisor
-    if int(setting("LAMBDA_ESM_MAX_POLLERS", 64)) <= 0:
-        return None
-    with _supervisor_lock:
-        if _supervisor is None:
-            _supervisor = Supervisor()
-        _supervisor.start()
-        return _supervisor
-
-
-def stop_supervisor(timeout: float = 10.0) -> None:
-    global _supervisor
-    with _supervisor_lock:
-        supervisor, _supervisor = _supervisor, None
-    if supervisor is not None:
-        supervisor.stop(timeout)

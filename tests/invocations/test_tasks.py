@@ -104,14 +104,14 @@ def test_register_node_records_the_pools_runtimes() -> None:
     assert "python3.11" in heartbeat.runtimes
 
 
-def test_a_ready_worker_registers_its_node(monkeypatch: pytest.MonkeyPatch) -> None:
-    from celery.signals import worker_ready
+def test_a_ready_worker_starts_its_node_and_a_shutdown_stops_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from celery.signals import worker_ready, worker_shutdown
 
     from invocations import node
 
-    started: list[str] = []
-    monkeypatch.setattr(node, "start_node", started.append)
-    monkeypatch.setattr(tasks, "start_sweeper", lambda: started.append("sweeper"))
-    monkeypatch.setattr(tasks.scheduler, "start", lambda: started.append("schedules"))
+    calls: list[str] = []
+    monkeypatch.setattr(node.current(), "start", calls.append)
+    monkeypatch.setattr(node.current(), "stop", lambda: calls.append("stop"))
     worker_ready.send(sender=None)
-    assert started == ["worker", "sweeper", "schedules"]
+    worker_shutdown.send(sender=None)
+    assert calls == ["worker", "stop"]
