@@ -78,9 +78,10 @@ def shell(live: Live, code: str) -> Any:
 def trigger_invocations(live: Live, function: str) -> list[dict[str, Any]]:
     """Every trigger-sourced Invocation of ``function`` in the stack's database, oldest first."""
     code = (
-        "import json; from invocations.models import Invocation; "
+        "import json; from django.db.models import F; from invocations.models import Invocation; "
         f"print(json.dumps(list(Invocation.objects.filter(function_name={function!r}, source='trigger')"
-        ".order_by('id').values('request_id', 'status', 'invocation_type', 'payload', 'response'))))"
+        ".order_by('id').values('request_id', 'status', 'invocation_type', payload=F('body__payload'), "
+        "response=F('body__response')))))"
     )
     return shell(live, code)
 
