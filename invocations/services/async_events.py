@@ -9,7 +9,9 @@ The database is the source of truth; the broker only wakes workers up.
   task redelivered for a row still ``running`` takes it over only when the worker named on it is
   dead (same host: its pid is gone; other hosts: its heartbeat is stale) — so a worker killed with
   SIGKILL mid-invocation loses nothing: the event runs again and the history shows a second attempt
-  (at-least-once, as AWS). The lost attempt is a platform error: it does not consume retries.
+  (at-least-once, as AWS). The lost attempt is a platform error: it does not consume retries. An
+  attempt that raises unexpectedly while its worker lives on is ended the same way, at once
+  (``_end_as_platform_error``). Status changes follow ``invocations/lifecycle.py``.
 * **Retry**: ``retry_policy.decide`` says whether and when. A retry is a ``queued`` row with
   ``next_attempt_at`` in the future — no Celery ``eta`` (an eta message sits unacknowledged in the
   worker and is subject to Redis's visibility timeout; a row in the database survives anything).
