@@ -90,16 +90,17 @@ def _labels(function: str, account: str) -> dict[str, str]:
     return {"function": function or "", "account": account or settings.LAMBDA_ACCOUNT_ID}
 
 
-def observe_invocation(invocation: Invocation, *, account: str = "") -> None:
+def observe_invocation(invocation: Invocation, *, account: str = "", status: str = "") -> None:
     """Count one ended invocation (or Event attempt) in this process. Never raises.
 
-    ``account``: when the row was read without its account (an Event attempt's partial row)."""
+    ``account``: when the row was read without its account (an Event attempt's partial row).
+    ``status``: an Event attempt's end, while its row is still running."""
     if not enabled():
         return
     try:
         fields = invocation.__dict__  # deferred fields (an Event row read in part) are not loaded here
         labels = _labels(fields.get("function_name", ""), account or fields.get("account_id", ""))
-        status = fields.get("status") or ""
+        status = status or fields.get("status") or ""
         INVOCATIONS.labels(**labels, source=fields.get("source") or "", status=status).inc()
         if status in _FAILED:
             ERRORS.labels(**labels).inc()

@@ -121,16 +121,18 @@ class Tallies(dict[Key, Tally]):
         return self[key]
 
 
-def count_run(tally: Tally, invocation: Invocation) -> None:
-    """One run (or throttle) of a function: AWS counts a throttled request in Throttles only."""
-    if invocation.status == Invocation.Status.THROTTLED:
+def count_run(tally: Tally, invocation: Invocation, status: str = "") -> None:
+    """One run (or throttle) of a function: AWS counts a throttled request in Throttles only.
+    ``status``: an Event attempt's end, while its row is still running."""
+    status = status or invocation.status
+    if status == Invocation.Status.THROTTLED:
         tally.add("throttles")
         return
     tally.add("invocations")
     # Read from the instance's loaded values: an Event run's instance defers the fields it did not
     # read (async_events._RUN_FIELDS), and reading one of those would cost a query each.
     loaded = invocation.__dict__
-    if invocation.status in ERROR_STATUSES or loaded.get("function_error"):
+    if status in ERROR_STATUSES or loaded.get("function_error"):
         tally.add("errors")
     if loaded.get("cold_start"):
         tally.add("cold_starts")
@@ -187,14 +189,17 @@ def count_enqueued(invocations: Sequence[Invocation]) -> None:
     add(tallies)
 
 
-def count_event(invocation: Invocation, *, ran: bool, final: bool, started_at: datetime | None) -> None:
-    """One attempt of an Event invocation (``ran``: it was run or throttled), and its end
-    (``final``). Trigger lag: from the accept to the start of its first attempt."""
+def count_event(
+    invocation: Invocation, *, ran: bool, final: bool, started_at: datetime | None, status: str = ""
+) -> None:
+    """One attempt of an Event invocation (``ran``: it was run or throttled, and ended as
+    ``status``), and its end (``final``). Trigger lag: from the accept to the start of its first
+    attempt."""
     tallies = Tallies()
     moment = started_at or invocation.finished_at or invocation.created_at
     tally = tallies.of(invocation.account_id, invocation.function_name, moment)
     if ran:
-        count_run(tally, invocation)
+        count_run(tally, invocation, status)
         if invocation.attempt == 1 and started_at is not None:
             tally.lag((started_at - invocation.created_at).total_seconds() * 1000)
     if final:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from invocations import lifecycle
 from invocations.access import Caller, find_function
 from invocations.arns import FunctionRef, arn_of
 from invocations.errors import ResourceNotFoundException
@@ -35,7 +36,6 @@ class TimelineEvent:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
-_FINAL = {Invocation.Status.SUCCEEDED, Invocation.Status.FAILED, Invocation.Status.TIMED_OUT, Invocation.Status.THROTTLED}
 # Outcomes where the function ran: only these consume MaximumRetryAttempts (retry_policy.decide).
 _RAN = {InvocationAttempt.Outcome.SUCCEEDED, InvocationAttempt.Outcome.FAILED, InvocationAttempt.Outcome.TIMED_OUT}
 
@@ -82,7 +82,7 @@ def async_timeline(invocation: Invocation) -> list[TimelineEvent]:
         events.append(
             TimelineEvent("retry-scheduled", invocation.next_attempt_at, {"number": number, "of": max(of, number)})
         )
-    if invocation.condition and invocation.status in _FINAL:
+    if invocation.condition and invocation.status in lifecycle.FINAL:
         events.append(
             TimelineEvent("final", invocation.finished_at, {"status": invocation.status, "condition": invocation.condition})
         )

@@ -39,3 +39,53 @@ def test_settings_are_read_as_attributes_with_their_default_in_config_settings()
 
 def test_the_settings_check_finds_a_getattr() -> None:
     assert settings_read_with_getattr("x = getattr(settings, 'A', 1)\ny = settings.B\n") == [1]
+
+
+def raw_status_writes(source: str) -> list[int]:
+    """Lines of ``source`` that change an Invocation's status without ``invocations/lifecycle.py``:
+    ``<x>.status = …`` on an invocation or to an ``Invocation.Status``, and ``.update(status=…)``
+    on Invocation rows or to an ``Invocation.Status``."""
+    import ast
+
+    def invocation_like(node: ast.AST) -> bool:
+        text = ast.unparse(node)
+        return "Invocation.Status" in text or "invocation" in text.lower().replace("invocationattempt", "")
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Attribute) and target.attr == "status" and node.value is not None and (
+                    invocation_like(target.value) or "Invocation.Status" in ast.unparse(node.value)
+                ):
+                    found.append(node.lineno)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update":
+            status = [keyword.value for keyword in node.keywords if keyword.arg == "status"]
+            if status and (invocation_like(node.func.value) or "Invocation.Status" in ast.unparse(status[0])):
+                found.append(node.lineno)
+    return found
+
+
+def test_invocation_status_changes_only_through_the_lifecycle() -> None:
+    # STYLE.md habit 4: one guarded transition per state change (transition / advance).
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for package in ("invocations", "console")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path.name != "lifecycle.py" and "migrations" not in path.parts
+        if (lines := raw_status_writes(path.read_text()))
+    }
+    assert found == {}
+
+
+def test_the_status_check_finds_raw_writes() -> None:
+    source = (
+        "invocation.status = Invocation.Status.FAILED\n"
+        "event.status = Invocation.Status.QUEUED\n"
+        "Invocation.objects.filter(pk=1).update(status='failed')\n"
+        "rows.update(status=Invocation.Status.FAILED)\n"
+        "delivery.status = DestinationDelivery.Status.FAILED\n"
+        "TestRun.objects.filter(pk=1).update(status=TestRun.Status.DONE)\n"
+    )
+    assert raw_status_writes(source) == [1, 2, 3, 4]

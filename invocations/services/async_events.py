@@ -9,7 +9,9 @@ The database is the source of truth; the broker only wakes workers up.
   task redelivered for a row still ``running`` takes it over only when the worker named on it is
   dead (same host: its pid is gone; other hosts: its heartbeat is stale) — so a worker killed with
   SIGKILL mid-invocation loses nothing: the event runs again and the history shows a second attempt
-  (at-least-once, as AWS). The lost attempt is a platform error: it does not consume retries.
+  (at-least-once, as AWS). The lost attempt is a platform error: it does not consume retries. An
+  attempt that raises unexpectedly while its worker lives on is ended the same way, at once
+  (``_end_as_platform_error``). Status changes follow ``invocations/lifecycle.py``.
 * **Retry**: ``retry_policy.decide`` says whether and when. A retry is a ``queued`` row with
   ``next_attempt_at`` in the future — no Celery ``eta`` (an eta message sits unacknowledged in the
   worker and is subject to Redis's visibility timeout; a row in the database survives anything).
@@ -38,7 +40,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from invocations import concurrency, destinations, dispatch, metrics, node, recorder, retry_policy, rollups, rows
+from invocations import concurrency, destinations, dispatch, lifecycle, metrics, node, recorder, retry_policy, rollups, rows
 from invocations.arns import function_arn
 from invocations.engine.types import InvokeRequest, RuntimeUnavailable, TooManyRequests
 from invocations.models import (
@@ -53,7 +55,7 @@ from invocations.models import (
 )
 from invocations.retry_policy import Condition, Outcome
 from invocations.services import event_invoke_config
-from invocations.services.invoke import apply_result, function_spec, version_of_function
+from invocations.services.invoke import copy_result, function_spec, version_of_function
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,16 @@ SWEEP_BATCH: Final = 500
 DELIVERY_LEASE_SECONDS: Final = 60.0  # a delivery being sent is not republished before this
 _RAN: Final = (Attempt.SUCCEEDED, Attempt.FAILED, Attempt.TIMED_OUT)
 _ATTEMPT_OF_RESULT: Final = {"succeeded": Attempt.SUCCEEDED, "failed": Attempt.FAILED, "timed-out": Attempt.TIMED_OUT}
+# The status an event ends with when its last attempt ended so (a platform error is a failure).
+_STATUS_OF_ATTEMPT: Final = {
+    Attempt.SUCCEEDED: Invocation.Status.SUCCEEDED,
+    Attempt.FAILED: Invocation.Status.FAILED,
+    Attempt.TIMED_OUT: Invocation.Status.TIMED_OUT,
+    Attempt.THROTTLED: Invocation.Status.THROTTLED,
+    Attempt.PLATFORM_ERROR: Invocation.Status.FAILED,
+}
+# An attempt that raised in the platform while its worker lived on (``_end_as_platform_error``).
+PLATFORM_ERROR_TYPE: Final = "Platform.InternalError"
 
 
 def worker_name() -> str:
@@ -155,8 +167,10 @@ def _load_event(invocation_id: int) -> Invocation | None:
 
 
 def _claim_queued(invocation_id: int, me: str, now: datetime) -> Invocation | None:
-    """queued → running for ``me``, if the event is due: one statement that also reads the event."""
-    params = [Invocation.Status.RUNNING, me, invocation_id, Invocation.Status.QUEUED, rows.prepare(Invocation, "next_attempt_at", now)]
+    """queued → running for ``me`` (``lifecycle.CLAIM``), if the event is due: one statement that
+    also reads the event."""
+    claim = lifecycle.CLAIM
+    params = [claim.to, me, invocation_id, claim.from_, rows.prepare(Invocation, "next_attempt_at", now)]
     returning = connection.features.can_return_columns_from_insert
     with rows.writing(), connection.cursor() as cursor:
         cursor.execute(rows.statement(("run-claim",), _claim_statement), params)
@@ -262,6 +276,16 @@ def run_queued_invocation(*, invocation_id: int) -> None:
     if invocation is None:
         logger.info("invocation %s is not due, or is another live worker's; skipping", invocation_id)
         return
+    try:
+        _run_claimed(invocation, from_queue, me, now)
+    except Exception:
+        # This worker lives on, so the sweep would never take the event back: it would stay running.
+        logger.exception("the attempt of invocation %s failed in the platform; ending it as a platform error", invocation_id)
+        _end_as_platform_error(invocation_id, me)
+
+
+def _run_claimed(invocation: Invocation, from_queue: bool, me: str, now: datetime) -> None:
+    invocation_id = invocation.pk
     # Event rows are stored with attempt 0 and each claim counts one more: the first attempt has no
     # history to read (a row stored otherwise, e.g. by the ORM with the default 1, is read anyway).
     history = _history(invocation_id) if invocation.attempt > 1 or not from_queue else []
@@ -285,12 +309,26 @@ def run_queued_invocation(*, invocation_id: int) -> None:
     version = version_of_function(invocation.function_id, invocation.executed_version) if invocation.function_id else None
     with metrics.running(invocation):
         outcome = _run_attempt(invocation, attempt, version)
-    metrics.observe_invocation(invocation)  # Prometheus counters (invocations/metrics.py)
-    rollups.count_event(invocation, ran=True, final=False, started_at=attempt.started_at)
+    # Counted with the attempt's own end: the event's row stays running until the decision below.
+    ended = _STATUS_OF_ATTEMPT[attempt.outcome]
+    metrics.observe_invocation(invocation, status=ended)  # Prometheus counters (invocations/metrics.py)
+    rollups.count_event(invocation, ran=True, final=False, started_at=attempt.started_at, status=ended)
     history.append(attempt.outcome)
     if outcome is None:  # the version was deleted while the event waited: nothing to retry
         _finish(invocation, attempt, Condition.RETRIES_EXHAUSTED, config, history, version)
         return
+    _retry_or_finish(invocation, attempt, outcome, config, history, version)
+
+
+def _retry_or_finish(
+    invocation: Invocation,
+    attempt: InvocationAttempt,
+    outcome: Outcome,
+    config: EventInvokeConfig | None,
+    history: list[str],
+    version: FunctionVersion | None,
+) -> None:
+    """After an attempt (in ``history`` already): back to the queue for the next one, or the end."""
     function_runs = sum(1 for o in history if o in _RAN)
     platform_failures = 0
     for past in reversed(history):
@@ -302,22 +340,46 @@ def run_queued_invocation(*, invocation_id: int) -> None:
     decision = retry_policy.decide(
         attempt=function_runs,
         age_seconds=(finished - invocation.created_at).total_seconds(),
-        config=policy,
+        config=event_invoke_config.retry_config(config),
         outcome=outcome,
         platform_failures=platform_failures,
     )
     if decision.retry:
         due = finished + timedelta(seconds=decision.delay_seconds)
         attempt.next_attempt_at = due
-        invocation.status = Invocation.Status.QUEUED
-        invocation.next_attempt_at = due
-        invocation.dispatched_at = None
-        invocation.worker = ""
+        lifecycle.transition(invocation, Invocation.Status.QUEUED, next_attempt_at=due, dispatched_at=None, worker="")
         _store_attempt(invocation, attempt)
         if decision.delay_seconds <= 0:
             _publish_invocation(invocation.pk)
         return
     _finish(invocation, attempt, decision.condition, config, history, version)
+
+
+def _end_as_platform_error(invocation_id: int, me: str) -> None:
+    """End the attempt ``me`` holds on the event as a platform error — as a worker's crash ends it
+    (it does not consume retries) — and retry or finish the event by its retry policy.
+
+    Nothing happens when the event is no longer running for ``me``: the attempt had stored the
+    event's next state before the error.
+    """
+    now = timezone.now()
+    if not Invocation.objects.filter(pk=invocation_id, status=Invocation.Status.RUNNING, worker=me).exists():
+        return
+    invocation = _load_event(invocation_id)
+    if invocation is None:
+        return
+    attempt = InvocationAttempt.objects.filter(invocation_id=invocation_id, outcome=Attempt.RUNNING).order_by("-number").first()
+    earlier = [outcome for outcome in _history(invocation_id) if outcome != Attempt.RUNNING]
+    if attempt is None:  # the error came before the attempt's row was stored
+        attempt = InvocationAttempt(
+            invocation_id=invocation_id, number=len(earlier) + 1, worker=me, started_at=now,
+            executed_version=invocation.executed_version,
+        )  # fmt: skip
+        rows.insert(attempt)
+    attempt.outcome, attempt.finished_at = Attempt.PLATFORM_ERROR, now
+    invocation.error_type = attempt.error_type = PLATFORM_ERROR_TYPE
+    invocation.attempt = attempt.number
+    _retry_or_finish(invocation, attempt, Outcome.PLATFORM_ERROR, _config(invocation), [*earlier, attempt.outcome], None)
 
 
 def _function_arn(invocation: Invocation, qualifier: str | None) -> str:
@@ -332,18 +394,17 @@ def _function_arn(invocation: Invocation, qualifier: str | None) -> str:
 def _run_attempt(invocation: Invocation, attempt: InvocationAttempt, version: FunctionVersion | None) -> Outcome | None:
     """Run the function once; set the result on the event and the attempt (unsaved); say what happened.
 
-    None: the version is gone (deleted while the event waited), so there is nothing to run.
+    None: the version is gone (deleted while the event waited), so there is nothing to run. The
+    event's status is left running: the attempt's outcome says how it ended.
     """
     from invocations.node import get_pool
 
     outcome: Outcome | None
     if version is None:
-        invocation.status = Invocation.Status.FAILED
         invocation.error_type = attempt.error_type = "ResourceNotFoundException"
         invocation.response = f"Function not found: {_function_arn(invocation, invocation.qualifier or None)}"
         attempt.outcome, outcome = Attempt.FAILED, None
     elif version.function.reserved_concurrency == 0:
-        invocation.status = Invocation.Status.THROTTLED
         invocation.error_type = attempt.error_type = "TooManyRequestsException"
         invocation.response = "Rate Exceeded."
         attempt.outcome, outcome = Attempt.THROTTLED, Outcome.ZERO_RESERVED_CONCURRENCY
@@ -363,17 +424,15 @@ def _run_attempt(invocation: Invocation, attempt: InvocationAttempt, version: Fu
                 function_spec(version), request, reserved_concurrency=version.function.reserved_concurrency
             )
         except TooManyRequests as error:
-            invocation.status = Invocation.Status.THROTTLED
             invocation.error_type = attempt.error_type = "TooManyRequestsException"
             invocation.response = error.message
             attempt.outcome, outcome = Attempt.THROTTLED, Outcome.THROTTLED
         except RuntimeUnavailable as error:
-            invocation.status = Invocation.Status.FAILED
             invocation.error_type = attempt.error_type = "InvalidRuntimeException"
             invocation.response = str(error)
             attempt.outcome, outcome = Attempt.PLATFORM_ERROR, Outcome.PLATFORM_ERROR
         else:
-            apply_result(invocation, result)
+            copy_result(invocation, result)
             attempt.outcome = _ATTEMPT_OF_RESULT.get(result.status, Attempt.FAILED)
             attempt.error_type = result.error_type or ""
             attempt.duration_ms = result.duration_ms
@@ -452,16 +511,17 @@ def _finish(
     history: list[str],
     version: FunctionVersion | None = None,
 ) -> None:
-    """Final state, and a delivery row per configured destination (sent after commit)."""
+    """Final state — the last attempt's, failed when none ran (its age exceeded before it could) —
+    and a delivery row per configured destination (sent after commit)."""
     now = timezone.now()
-    if condition is Condition.EVENT_AGE_EXCEEDED and invocation.status == Invocation.Status.RUNNING:
-        invocation.status = Invocation.Status.FAILED
+    if attempt is None:
         invocation.error_type = invocation.error_type or "EventAgeExceeded"
-    invocation.condition = condition.value
-    invocation.next_attempt_at = None
-    invocation.dispatched_at = None
-    invocation.worker = ""
-    invocation.finished_at = invocation.finished_at or now
+    lifecycle.transition(
+        invocation,
+        _STATUS_OF_ATTEMPT[attempt.outcome] if attempt is not None else Invocation.Status.FAILED,
+        condition=condition.value, next_attempt_at=None, dispatched_at=None, worker="",
+        finished_at=invocation.finished_at or now,
+    )  # fmt: skip
     rollups.count_event(invocation, ran=False, final=True, started_at=None)
     success = condition is Condition.SUCCESS
     target = (config.on_success_destination if success else config.on_failure_destination) if config else ""
@@ -598,9 +658,10 @@ def sweep(*, now: datetime | None = None) -> SweepReport:
             continue
         ids = list(running.filter(worker=name).values_list("pk", flat=True)[:SWEEP_BATCH])
         for pk in ids:
-            if Invocation.objects.filter(pk=pk, status=Invocation.Status.RUNNING, worker=name).update(
-                status=Invocation.Status.QUEUED, worker="", next_attempt_at=None, dispatched_at=None
-            ):
+            if lifecycle.advance(
+                Invocation.objects.filter(pk=pk, worker=name), Invocation.Status.RUNNING, Invocation.Status.QUEUED,
+                worker="", next_attempt_at=None, dispatched_at=None,
+            ):  # fmt: skip
                 _close_lost_attempts(pk, now)
                 report.requeued.append(pk)
     stale = now - timedelta(seconds=settings.LAMBDA_ASYNC_REDISPATCH_SECONDS)

@@ -42,7 +42,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from invocations import concurrency, dispatch, json_input, metrics, policy, recorder, rollups, rows
+from invocations import concurrency, dispatch, json_input, lifecycle, metrics, policy, recorder, rollups, rows
 from invocations.access import Caller, check, statements, team_of_account
 from invocations.errors import (
     InvalidParameterValueException,
@@ -321,8 +321,14 @@ def _when(epoch: float) -> datetime:
 
 
 def apply_result(invocation: Invocation, result: InvokeResult) -> None:
-    """Copy an engine result onto an Invocation (the stored limits are the recorder's)."""
-    invocation.status = _STATUS_OF_RESULT.get(result.status, Invocation.Status.FAILED)
+    """End a running invocation with an engine result (the stored limits are the recorder's)."""
+    copy_result(invocation, result)
+    lifecycle.transition(invocation, _STATUS_OF_RESULT.get(result.status, Invocation.Status.FAILED))
+
+
+def copy_result(invocation: Invocation, result: InvokeResult) -> None:
+    """Copy an engine result's fields, all but the status, onto an Invocation: an Event's row
+    stays running until its retry policy has decided (``async_events``)."""
     invocation.response = recorder.text_of_response(result.payload)
     invocation.function_error = result.function_error or ""
     invocation.error_type = result.error_type or ""
@@ -385,6 +391,7 @@ def invoke(
         executed_version=version.version,
         source=source,
         invocation_type=invocation_type,
+        status=lifecycle.initial_status(invocation_type),
         caller_id=caller.user_id,
         payload=payload.decode("utf-8"),
         client_context=context_text or "",
@@ -429,16 +436,16 @@ def engine_failure(
 ) -> TooManyRequestsException | InvalidRuntimeException:
     """Record a platform failure that stopped the function from running; return the AWS error to raise."""
     if isinstance(error, TooManyRequests):
-        invocation.status = Invocation.Status.THROTTLED
-        invocation.error_type = "TooManyRequestsException"
-        invocation.response = error.message
+        lifecycle.transition(
+            invocation, Invocation.Status.THROTTLED, error_type="TooManyRequestsException", response=error.message
+        )
         aws_error: TooManyRequestsException | InvalidRuntimeException = TooManyRequestsException(
             error.reason, error.message
         )
     else:
-        invocation.status = Invocation.Status.FAILED
-        invocation.error_type = "InvalidRuntimeException"
-        invocation.response = str(error)
+        lifecycle.transition(
+            invocation, Invocation.Status.FAILED, error_type="InvalidRuntimeException", response=str(error)
+        )
         runtime_name = f"runtime {runtime}" if runtime else "runtime"
         aws_error = InvalidRuntimeException(f"The {runtime_name} is not available on this node: {error}")
     recorder.record(invocation)
@@ -474,7 +481,6 @@ def _enqueue(invocation: Invocation) -> None:
     share one INSERT statement and one pipelined publish (``group_commit``). Inside the caller's
     transaction it is inserted there and published once that commits.
     """
-    invocation.status = Invocation.Status.QUEUED
     invocation.attempt = 0  # attempts started; each claim by a worker counts one (services/async_events.py)
     invocation.dispatched_at = timezone.now()  # the sweep republishes it if the message is lost
     if not connection.in_atomic_block:
@@ -509,7 +515,10 @@ def _store_events(invocations: Sequence[Invocation]) -> None:
     except Exception:
         failed = Invocation.objects.filter(pk__in=[i.pk for i in invocations], status=Invocation.Status.QUEUED)
         failed_ids = list(failed.values_list("request_id", flat=True))
-        failed.update(status=Invocation.Status.FAILED, error_type="ServiceException", finished_at=timezone.now())
+        lifecycle.advance(
+            failed, Invocation.Status.QUEUED, Invocation.Status.FAILED,
+            error_type="ServiceException", finished_at=timezone.now(),
+        )  # fmt: skip
         InvocationBody.objects.filter(invocation_id__in=failed_ids).update(response="The event could not be queued.")
         raise
 

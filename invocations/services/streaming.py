@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Final
 
-from invocations import concurrency, policy, recorder
+from invocations import concurrency, lifecycle, policy, recorder
 from invocations.access import Caller
 from invocations.arns import function_arn, parse_function_name
 from invocations.engine.types import InvokeRequest, InvokeResult, ResponseStream, RuntimeUnavailable, TooManyRequests
@@ -116,6 +116,7 @@ def start(
         executed_version=version.version,
         source=source,
         invocation_type=Invocation.Type.REQUEST_RESPONSE,
+        status=lifecycle.initial_status(Invocation.Type.REQUEST_RESPONSE),
         caller_id=caller.user_id,
         payload=payload.decode("utf-8"),
         client_context=context_text or "",

@@ -304,6 +304,68 @@ def test_the_sweep_requeues_a_dead_workers_event_and_publishes_it(settings: Any,
     assert list(invocation.attempts.values_list("outcome", flat=True)) == ["platform-error", "succeeded"]
 
 
+class BrokenPool:
+    """An engine with a bug: every invoke raises an exception nobody expected."""
+
+    def invoke(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("engine bug")
+
+
+def test_an_attempt_that_raises_unexpectedly_is_a_platform_error_and_the_event_is_retried(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from invocations import node
+
+    invocation = event(function(settings))
+    monkeypatch.setattr(node, "get_pool", BrokenPool)
+    tasks.run_queued_invocation(invocation.pk)  # the worker lives on: nothing escapes the task
+    invocation.refresh_from_db()
+    assert (invocation.status, invocation.worker, invocation.error_type) == ("queued", "", "Platform.InternalError")
+    attempt = invocation.attempts.get()
+    assert (attempt.outcome, attempt.error_type) == ("platform-error", "Platform.InternalError")
+    assert attempt.finished_at is not None and invocation.next_attempt_at == attempt.next_attempt_at
+    # A platform error does not consume retries: after the back-off, the next attempt runs it.
+    monkeypatch.undo()
+    Invocation.objects.filter(pk=invocation.pk).update(next_attempt_at=timezone.now())
+    tasks.run_queued_invocation(invocation.pk)
+    invocation.refresh_from_db()
+    assert (invocation.status, invocation.condition) == ("succeeded", "Success")
+    assert list(invocation.attempts.values_list("outcome", flat=True)) == ["platform-error", "succeeded"]
+
+
+def test_an_attempt_that_raises_unexpectedly_when_too_old_to_retry_ends_the_event(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from invocations import node
+
+    settings.LAMBDA_ASYNC_RETRY_BASE_DELAY_SECONDS = 600  # a platform error's first back-off: 10 s
+    fn = function(settings)
+    configure(fn, maximum_event_age_in_seconds=60, on_failure_destination="https://hooks.example.com/x")
+    invocation = event(fn, age=55)
+    monkeypatch.setattr(node, "get_pool", BrokenPool)
+    tasks.run_queued_invocation(invocation.pk)
+    invocation.refresh_from_db()
+    assert (invocation.status, invocation.condition, invocation.worker) == ("failed", "EventAgeExceeded", "")
+    assert list(invocation.attempts.values_list("outcome", flat=True)) == ["platform-error"]
+    assert json.loads(invocation.deliveries.get().payload)["requestContext"]["condition"] == "EventAgeExceeded"
+
+
+def test_an_error_before_the_attempt_is_stored_still_ends_it(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    invocation = event(function(settings))
+    calls = iter([RuntimeError("config read failed")])
+
+    def config_once(event: Invocation) -> None:  # fails the first time only
+        error = next(calls, None)
+        if error is not None:
+            raise error
+
+    monkeypatch.setattr(async_events, "_config", config_once)
+    tasks.run_queued_invocation(invocation.pk)
+    invocation.refresh_from_db()
+    assert invocation.status == "queued"
+    assert list(invocation.attempts.values_list("number", "outcome")) == [(1, "platform-error")]
+
+
 def test_the_sweep_publishes_retries_when_due_and_lost_messages_again(settings: Any, published: list[Any]) -> None:
     settings.LAMBDA_ASYNC_REDISPATCH_SECONDS = 30
     fn = function(settings)
