@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from django.db import connection, transaction
 from django.db.models import Field, Model
+from django.db.models.constants import OnConflict
 
 M = TypeVar("M", bound=Model)
 _sqlite_writer = threading.Lock()
@@ -118,20 +119,26 @@ def _insert_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
     return tuple(field for field in model._meta.concrete_fields if not (field.primary_key and generated))
 
 
-def _insert_sql(model: type[Model], count: int) -> str:
-    """``INSERT … VALUES (…), … (count rows) [RETURNING pk]``, built once per model and row count."""
+def _insert_sql(model: type[Model], count: int, *, ignore_conflicts: bool = False) -> str:
+    """``INSERT … VALUES (…), … (count rows) [RETURNING pk]``, built once per model and row count;
+    ``ignore_conflicts``: rows whose unique key is stored already are skipped (no RETURNING)."""
     fields = _insert_fields(model)
     pk = model._meta.pk
     assert pk is not None
+    on_conflict = OnConflict.IGNORE if ignore_conflicts else None
 
     def build() -> str:
         row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        sql = f"INSERT INTO {table(model)} ({columns(model, [f.name for f in fields])}) VALUES " + ", ".join([row] * count)
-        if connection.features.can_return_columns_from_insert:
+        sql = (f"{connection.ops.insert_statement(on_conflict=on_conflict)} {table(model)} "
+               f"({columns(model, [f.name for f in fields])}) VALUES " + ", ".join([row] * count))  # fmt: skip
+        if ignore_conflicts:
+            suffix = connection.ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
+            sql += f" {suffix}" if suffix else ""
+        elif connection.features.can_return_columns_from_insert:
             sql += f" RETURNING {connection.ops.quote_name(pk.column)}"
         return sql
 
-    return statement(("insert", model, count), build)
+    return statement(("insert", model, count, ignore_conflicts), build)
 
 
 def _values(instances: Iterable[Model], fields: Sequence[Field[Any, Any]]) -> list[Any]:
@@ -158,19 +165,22 @@ def insert(instance: Model) -> None:
         _inserted(instance, cursor.fetchall()[0][0] if returning else cursor.lastrowid)
 
 
-def insert_many(instances: Sequence[Model]) -> None:
+def insert_many(instances: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
     """INSERT new rows of one model, as many per statement as the backend takes (all of them on
     PostgreSQL, 999 parameters' worth on SQLite), setting each primary key as ``insert`` does.
 
     One statement is atomic by itself, with no BEGIN and COMMIT round trips; rows that need more
     than one statement are inserted in one transaction. Without multi-row RETURNING (old SQLite,
     other backends), rows are inserted one by one.
+
+    ``ignore_conflicts``: a row whose unique key is stored already is skipped silently (a retried
+    batch, a replayed journal), and no primary key is set — as ``bulk_create(ignore_conflicts=True)``.
     """
     if not instances:
         return
     model = type(instances[0])
     fields = _insert_fields(model)
-    if not connection.features.can_return_rows_from_bulk_insert:
+    if not connection.features.can_return_rows_from_bulk_insert and not ignore_conflicts:
         with writing(), transaction.atomic():
             for instance in instances:
                 insert(instance)
@@ -181,7 +191,9 @@ def insert_many(instances: Sequence[Model]) -> None:
             chunk = instances[start : start + size]
             params = _values(chunk, fields)
             with connection.cursor() as cursor:
-                cursor.execute(_insert_sql(model, len(chunk)), params)
+                cursor.execute(_insert_sql(model, len(chunk), ignore_conflicts=ignore_conflicts), params)
+                if ignore_conflicts:
+                    continue
                 keys = [row[0] for row in cursor.fetchall()]
             for instance, pk in zip(chunk, keys, strict=True):
                 _inserted(instance, pk)
