@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from invocations import pipeline
 from invocations.api import eventstream
 from invocations.api.base import aws_operation, caller
-from invocations import pipeline
 from invocations.api.views.invoke import invocation_source
 from invocations.engine.types import InvokeResult
 from invocations.services import invoke as invoke_service
