@@ -180,13 +180,12 @@ def run(prepared: Prepared) -> InvokeResult:
     """Run on this node's pool within a concurrency lease; a platform failure is recorded and raised."""
     from invocations.node import get_pool
 
-    version = prepared.version
-    spec = steps.function_spec(version)
+    spec, reserved = steps.function_spec(prepared.version), prepared.version.function.reserved_concurrency
     lease = admit(prepared)
     release_connection_while_waiting()
     try:
         with metrics.running(prepared.invocation):
-            return get_pool().invoke(spec, prepared.engine_request(), reserved_concurrency=version.function.reserved_concurrency)
+            return get_pool().invoke(spec, prepared.engine_request(), reserved_concurrency=reserved)
     except (TooManyRequests, RuntimeUnavailable) as error:
         raise platform_error(prepared, error) from None
     finally:

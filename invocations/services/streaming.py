@@ -89,11 +89,11 @@ def start(request: pipeline.InvocationRequest) -> StreamedInvocation | None:
     version = prepared.version
     stream = ResponseStream()
     wait_s = version.timeout + WAIT_MARGIN_S
-    spec = invoke_service.function_spec(version)
+    spec, reserved = invoke_service.function_spec(version), version.function.reserved_concurrency
     lease = pipeline.admit(prepared)
     pipeline.release_connection_while_waiting()
     try:
-        future = get_pool().submit(spec, prepared.engine_request(stream), reserved_concurrency=version.function.reserved_concurrency)
+        future = get_pool().submit(spec, prepared.engine_request(stream), reserved_concurrency=reserved)
     except BaseException:
         concurrency.release(lease)
         raise
