@@ -179,6 +179,7 @@ def _invoke_function(arn: str, payload: bytes, *, source_arn: str) -> str:
     Asynchronously, as AWS does (the record is the destination's event); recorded with source
     "destination", not "trigger": no event source mapping started it. Returns its request id."""
     from invocations.access import account_caller, team_of_account
+    from invocations import pipeline
     from invocations.models import Invocation
     from invocations.services import invoke as invoke_service
 
@@ -186,16 +187,15 @@ def _invoke_function(arn: str, payload: bytes, *, source_arn: str) -> str:
     if team is None:
         raise DeliveryError(f"the account of {source_arn} no longer exists")
     request_id = str(uuid.uuid4())
-    invoke_service.invoke(
-        caller=account_caller(team),
-        function_name=arn,
-        qualifier=None,
-        payload=payload,
-        invocation_type=invoke_service.EVENT,
-        log_type=None,
-        client_context=None,
-        source=Invocation.Source.DESTINATION,
-        request_id=request_id,
+    pipeline.invoke(
+        pipeline.InvocationRequest(
+            caller=account_caller(team),
+            function_name=arn,
+            payload=payload,
+            invocation_type=invoke_service.EVENT,
+            source=Invocation.Source.DESTINATION,
+            request_id=request_id,
+        )
     )
     return request_id
 

@@ -5,7 +5,7 @@ Where the counts come from (each one call, next to the write it counts):
 
 * ``count_recorded`` — the recorder's batch of synchronous records (``recorder._insert``), in the
   batch's own transaction: invocations, errors, throttles, cold starts, durations, concurrency.
-* ``count_enqueued`` — Event invocations accepted (``services/invoke.py``).
+* ``count_enqueued`` — Event invocations accepted (``pipeline.py``).
 * ``count_event`` — each attempt of an Event invocation, and the event's end
   (``services/async_events.py``): AWS counts every attempt as an invocation.
 * ``count_batch`` — an event source's batch (``event_sources/base.py``): its size and the age of

@@ -89,3 +89,90 @@ def test_the_status_check_finds_raw_writes() -> None:
         "TestRun.objects.filter(pk=1).update(status=TestRun.Status.DONE)\n"
     )
     assert raw_status_writes(source) == [1, 2, 3, 4]
+
+
+def _callee(call: object) -> str:
+    """The called name as written: ``invoke``, ``pipeline.invoke``, ``models.Invocation``."""
+    import ast
+
+    assert isinstance(call, ast.Call)
+    return ast.unparse(call.func)
+
+
+def new_invocation_records(source: str) -> list[int]:
+    """Lines of ``source`` that construct an ``invocations.models.Invocation`` (the engine's own
+    ``Invocation`` class is another thing, and is not imported from the models)."""
+    import ast
+
+    tree = ast.parse(source)
+    imported = any(
+        isinstance(node, ast.ImportFrom) and node.module == "invocations.models"
+        and any(alias.name == "Invocation" and alias.asname is None for alias in node.names)
+        for node in ast.walk(tree)
+    )  # fmt: skip
+    names = {"models.Invocation", *(["Invocation"] if imported else [])}
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call) and _callee(node) in names]
+
+
+def invoke_calls_not_through_one_request(source: str) -> list[int]:
+    """Lines of ``source`` that invoke without one ``InvocationRequest``: a call of the pipeline's
+    ``invoke`` or ``streaming.start`` with anything but one positional argument, or any call but
+    ``InvocationRequest(...)`` spelling the request as keywords (``caller=…, function_name=…,
+    payload=…, request_id=…``)."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = _callee(node)
+        keywords = {keyword.arg for keyword in node.keywords}
+        if callee in ("invoke", "pipeline.invoke", "streaming.start") and (len(node.args) != 1 or node.keywords):
+            found.append(node.lineno)
+        elif {"caller", "function_name", "payload", "request_id"} <= keywords and not callee.endswith("InvocationRequest"):
+            found.append(node.lineno)
+    return found
+
+
+def _sources() -> list[Path]:
+    return [
+        path
+        for package in ("invocations", "console")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+    ]
+
+
+def test_only_the_pipeline_builds_a_new_invocation_record() -> None:
+    # STYLE.md: "Compose one pipeline; do not copy it." The recorder rebuilds records from its
+    # journal (a replay, not a new invocation).
+    allowed = {"invocations/pipeline.py", "invocations/recorder.py"}
+    found = {
+        name: lines
+        for path in _sources()
+        if (name := str(path.relative_to(ROOT))) not in allowed
+        if (lines := new_invocation_records(path.read_text()))
+    }
+    assert found == {}
+
+
+def test_every_path_invokes_through_one_invocation_request() -> None:
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in _sources()
+        if (lines := invoke_calls_not_through_one_request(path.read_text()))
+    }
+    assert found == {}
+
+
+def test_the_pipeline_checks_find_what_they_look_for() -> None:
+    source = (
+        "from invocations.models import Invocation\n"
+        "Invocation(request_id='r')\n"
+        "invoke(caller=c, function_name='f', payload=b'', request_id='r')\n"
+        "pipeline.invoke(InvocationRequest(caller=c, function_name='f', payload=b'', request_id='r'))\n"
+        "streaming.start(request, wait=1)\n"
+    )
+    assert new_invocation_records(source) == [2]
+    assert invoke_calls_not_through_one_request(source) == [3, 5]
+    assert new_invocation_records("Invocation(request, future)\n") == []  # the engine's own class

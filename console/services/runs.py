@@ -19,7 +19,7 @@ from django.http import Http404
 
 from console.models import TestRun
 from console.placeholders import resolve
-from invocations import recorder
+from invocations import pipeline, recorder
 from invocations.access import Caller, check_function, user_caller
 from invocations.arns import arn_of
 from invocations.errors import AwsError
@@ -63,16 +63,16 @@ def start_test(*, caller: Caller, function: Function, body: str, qualifier: str,
     if asynchronous:
         run.status = TestRun.Status.DONE
         try:
-            invoke_service.invoke(
-                caller=caller,
-                function_name=arn_of(function),
-                qualifier=run.qualifier or None,
-                payload=payload.encode(),
-                invocation_type=invoke_service.EVENT,
-                log_type=None,
-                client_context=None,
-                source=Invocation.Source.CONSOLE,
-                request_id=run.request_id,
+            pipeline.invoke(
+                pipeline.InvocationRequest(
+                    caller=caller,
+                    function_name=arn_of(function),
+                    qualifier=run.qualifier or None,
+                    payload=payload.encode(),
+                    invocation_type=invoke_service.EVENT,
+                    source=Invocation.Source.CONSOLE,
+                    request_id=run.request_id,
+                )
             )
         except AwsError as error:
             run.status, run.error_type, run.error_message = TestRun.Status.ERROR, error.code, str(error.message)
@@ -92,16 +92,16 @@ def run_console_test(*, run_id: int) -> None:
     if run is None:
         return
     try:
-        invoke_service.invoke(
-            caller=user_caller(user=run.user, team=run.function.team, via="console"),
-            function_name=arn_of(run.function),
-            qualifier=run.qualifier or None,
-            payload=run.payload.encode(),
-            invocation_type=run.invocation_type,
-            log_type=None,
-            client_context=None,
-            source=Invocation.Source.CONSOLE,
-            request_id=run.request_id,
+        pipeline.invoke(
+            pipeline.InvocationRequest(
+                caller=user_caller(user=run.user, team=run.function.team, via="console"),
+                function_name=arn_of(run.function),
+                qualifier=run.qualifier or None,
+                payload=run.payload.encode(),
+                invocation_type=run.invocation_type,
+                source=Invocation.Source.CONSOLE,
+                request_id=run.request_id,
+            )
         )
     except AwsError as error:
         recorder.flush()

@@ -33,7 +33,7 @@ from console import expectations
 from console.models import SuiteResult, SuiteRun, SuiteSettings, TestEvent
 from console.placeholders import resolve
 from console.services.events import UNSET, EventError, create_event, update_event, visible_events
-from invocations import activity, recorder
+from invocations import activity, pipeline, recorder
 from invocations.access import Caller, account_caller, check_function, user_caller
 from invocations.arns import arn_of
 from invocations.errors import AwsError, ResourceNotFoundException
@@ -140,11 +140,13 @@ def _run_one(suite: SuiteRun, result: SuiteResult, caller: Caller) -> None:
         request_id = str(uuid.uuid4())
         SuiteResult.objects.filter(pk=result.pk).update(request_id=request_id)
         try:
-            invoke_service.invoke(
-                caller=caller, function_name=arn_of(suite.function),
-                qualifier=None if suite.qualifier == "$LATEST" else suite.qualifier,
-                payload=result.body.encode(), invocation_type=invoke_service.REQUEST_RESPONSE, log_type=None,
-                client_context=None, source=Invocation.Source.SUITE, request_id=request_id,
+            pipeline.invoke(
+                pipeline.InvocationRequest(
+                    caller=caller, function_name=arn_of(suite.function),
+                    qualifier=None if suite.qualifier == "$LATEST" else suite.qualifier,
+                    payload=result.body.encode(), invocation_type=invoke_service.REQUEST_RESPONSE,
+                    source=Invocation.Source.SUITE, request_id=request_id,
+                )
             )  # fmt: skip
         except AwsError as error:
             _store(result, SuiteResult.Status.ERROR,

@@ -104,21 +104,21 @@ def invoke_batch(mapping: EventSourceMapping, event: dict[str, Any]) -> BatchRes
     from invocations.errors import TooManyRequestsException
     from invocations import rollups
     from invocations.event_sources import stats
-    from invocations.services.invoke import invoke
+    from invocations.pipeline import InvocationRequest, invoke
 
     request_id = str(uuid.uuid4())
     started = timezone.now()  # the trigger lag ends when the function is invoked
     try:
         outcome = invoke(
-            caller=account_caller(mapping.team),
-            function_name=arn_of(mapping.function),
-            qualifier=mapping.qualifier or None,
-            payload=json.dumps(event, separators=(",", ":")).encode(),
-            invocation_type="RequestResponse",
-            log_type=None,
-            client_context=None,
-            source=str(Invocation.Source.TRIGGER),
-            request_id=request_id,
+            InvocationRequest(
+                caller=account_caller(mapping.team),
+                function_name=arn_of(mapping.function),
+                qualifier=mapping.qualifier or None,
+                payload=json.dumps(event, separators=(",", ":")).encode(),
+                invocation_type="RequestResponse",
+                source=str(Invocation.Source.TRIGGER),
+                request_id=request_id,
+            )
         )
     except TooManyRequestsException:
         result = BatchResult(request_id=request_id, function_error=None, payload=b"", throttled=True)

@@ -2,7 +2,7 @@
 
 The database is the source of truth; the broker only wakes workers up.
 
-* **Accept** (``services/invoke.py``): a ``queued`` row is stored, and its task published after
+* **Accept** (``pipeline.py``): a ``queued`` row is stored, and its task published after
   commit; if either fails the caller gets a 5xx.
 * **Run** (``run_queued_invocation``): a worker claims the row with a conditional update
   (``queued`` → ``running``, its node name in ``worker``) and records an ``InvocationAttempt``. A
@@ -53,6 +53,7 @@ from invocations.models import (
     InvocationBody,
     Team,
 )
+from invocations.pipeline import platform_failure
 from invocations.retry_policy import Condition, Outcome
 from invocations.services import event_invoke_config
 from invocations.services.invoke import copy_result, function_spec, version_of_function
@@ -423,14 +424,14 @@ def _run_attempt(invocation: Invocation, attempt: InvocationAttempt, version: Fu
             result = get_pool().invoke(
                 function_spec(version), request, reserved_concurrency=version.function.reserved_concurrency
             )
-        except TooManyRequests as error:
-            invocation.error_type = attempt.error_type = "TooManyRequestsException"
-            invocation.response = error.message
-            attempt.outcome, outcome = Attempt.THROTTLED, Outcome.THROTTLED
-        except RuntimeUnavailable as error:
-            invocation.error_type = attempt.error_type = "InvalidRuntimeException"
-            invocation.response = str(error)
-            attempt.outcome, outcome = Attempt.PLATFORM_ERROR, Outcome.PLATFORM_ERROR
+        except (TooManyRequests, RuntimeUnavailable) as error:
+            # The synchronous path's mapping; the attempt's outcome, not the event's status, says it.
+            failure = platform_failure(error, runtime=version.runtime)
+            invocation.error_type = attempt.error_type = failure.error_type
+            invocation.response = failure.message
+            throttled = failure.status == Invocation.Status.THROTTLED
+            attempt.outcome = Attempt.THROTTLED if throttled else Attempt.PLATFORM_ERROR
+            outcome = Outcome.THROTTLED if throttled else Outcome.PLATFORM_ERROR
         else:
             copy_result(invocation, result)
             attempt.outcome = _ATTEMPT_OF_RESULT.get(result.status, Attempt.FAILED)

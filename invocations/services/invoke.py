@@ -1,10 +1,6 @@
-"""Invoke (spec §3–§4): validate, resolve the version, run it or queue it, record it.
-
-Who runs what (ARCHITECTURE.md, "Processes"): a ``RequestResponse`` call runs on this node's own
-pool in the request thread — no queue in the path — and its record goes to the background
-``recorder`` (no database write in the request thread). An ``Event`` call is stored as a ``queued``
-row and handed to Celery after commit; a worker runs it, retries it and sends its invocation record
-with ``services/async_events.py``.
+"""Invoke's steps (spec §3–§4): validate the input, resolve and authorize the version, describe it to
+the engine and copy its result onto the record. ``invocations/pipeline.py`` composes them into the
+one pipeline every path takes (prepare → run → record, or enqueue for an Event).
 
 The hot path costs one query (two for an alias): the version row joined with its function, as a
 pre-built statement (see ``resolve``). Nothing is cached, so an update or a deletion is seen by the
@@ -30,39 +26,28 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 import random
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
 from typing import Any, Final
 
 from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
-from invocations import concurrency, dispatch, json_input, lifecycle, metrics, policy, recorder, rollups, rows
+from invocations import json_input, lifecycle, policy, recorder, rows
 from invocations.access import Caller, check, statements, team_of_account
 from invocations.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
-    InvalidRuntimeException,
     RequestEntityTooLargeException,
     ResourceConflictException,
-    ServiceException,
-    TooManyRequestsException,
     ValidationException,
     function_not_found,
 )
-from invocations.arns import FunctionRef, function_arn, parse_function_name, validation_message
-from invocations.engine.types import FunctionSpec, InvokeRequest, InvokeResult, RuntimeUnavailable, TooManyRequests
-from invocations.group_commit import FlushFailed, GroupCommit
-from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation, InvocationBody, Team
-from invocations.pooled import release_idle_connection
+from invocations.arns import FunctionRef, function_arn, validation_message
+from invocations.engine.types import FunctionSpec, InvokeResult
+from invocations.models import LATEST, Alias, Function, FunctionVersion, Invocation, Team
 from invocations.services import code as code_service
-
-logger = logging.getLogger(__name__)
 
 REQUEST_RESPONSE: Final = "RequestResponse"
 EVENT: Final = "Event"
@@ -84,28 +69,16 @@ _STATUS_OF_RESULT = {
 }
 
 
-@dataclass(frozen=True)
-class InvokeOutcome:
-    """What the Invoke view renders: the status code and, for RequestResponse, the result."""
-
-    status_code: int  # 200 RequestResponse, 202 Event, 204 DryRun
-    request_id: str
-    payload: bytes = b""
-    executed_version: str | None = None
-    function_error: str | None = None
-    log_result: str | None = None  # base64 of the last 4 KB of the logs (LogType Tail)
-
-
 # --- validation ------------------------------------------------------------------------------------
 
 
-def _check_enum(value: str, field: str, allowed: tuple[str, ...]) -> None:
+def check_enum(value: str, field: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         constraint = f"Member must satisfy enum value set: [{', '.join(allowed)}]"
         raise ValidationException(validation_message([(value, field, constraint)]))
 
 
-def _check_payload(payload: bytes, *, invocation_type: str, event_limit: int) -> bytes:
+def check_payload(payload: bytes, *, invocation_type: str, event_limit: int) -> bytes:
     size = len(payload)
     if invocation_type == EVENT and size > event_limit:
         raise RequestEntityTooLargeException(
@@ -346,189 +319,3 @@ def copy_result(invocation: Invocation, result: InvokeResult) -> None:
 
 def log_tail(logs: str) -> str:
     return base64.b64encode(logs.encode("utf-8", "replace")[-LOG_TAIL_BYTES:]).decode("ascii")
-
-
-# --- the operations --------------------------------------------------------------------------------
-
-
-def invoke(
-    *,
-    caller: Caller,
-    function_name: str,
-    qualifier: str | None,
-    payload: bytes,
-    invocation_type: str | None,
-    log_type: str | None,
-    client_context: str | None,
-    source: str,
-    request_id: str,
-    event_payload_limit: int = EVENT_PAYLOAD_LIMIT,
-    context: policy.Context = policy.Context(),
-) -> InvokeOutcome:
-    """Invoke ``function_name`` for ``caller`` the way AWS's Invoke does; raises AwsError for platform
-    errors (AccessDeniedException when the caller may not invoke it).
-
-    A function error is not an exception: it is a 200 outcome with ``function_error`` set.
-    """
-    invocation_type = invocation_type or REQUEST_RESPONSE
-    _check_enum(invocation_type, "invocationType", INVOCATION_TYPES)
-    if log_type:
-        _check_enum(log_type, "logType", LOG_TYPES)
-    ref = parse_function_name(function_name, qualifier=qualifier)
-    payload = _check_payload(payload, invocation_type=invocation_type, event_limit=event_payload_limit)
-    context_text = decode_client_context(client_context)
-    version = resolve(caller, ref, context=context)
-
-    if invocation_type == DRY_RUN:
-        return InvokeOutcome(status_code=204, request_id=request_id)
-
-    invocation = Invocation(
-        request_id=request_id,
-        function=version.function,
-        function_name=ref.name,
-        account_id=version.function.team.account_id,
-        qualifier=ref.qualifier or "",
-        executed_version=version.version,
-        source=source,
-        invocation_type=invocation_type,
-        status=lifecycle.initial_status(invocation_type),
-        caller_id=caller.user_id,
-        payload=payload.decode("utf-8"),
-        client_context=context_text or "",
-        memory_size_mb=version.memory_size,
-        code_sha256=version.code_sha256,
-    )
-    if invocation_type == EVENT:
-        _enqueue(invocation)
-        return InvokeOutcome(status_code=202, request_id=request_id)
-
-    request = InvokeRequest(
-        request_id=request_id,
-        payload=payload,
-        invoked_function_arn=function_arn(ref.name, ref.qualifier, account=version.function.team.account_id),
-        client_context=context_text,
-    )
-    result = _run(version, request, invocation)
-    return InvokeOutcome(
-        status_code=200,
-        request_id=request_id,
-        payload=result.payload,
-        executed_version=version.version,
-        function_error=result.function_error,
-        log_result=log_tail(result.logs) if log_type == "Tail" else None,
-    )
-
-
-def release_connection_while_waiting() -> None:
-    """Hand a pooled PostgreSQL connection back before waiting for user code.
-
-    A synchronous invoke may wait seconds (up to the 900 s timeout) for the function; the request
-    needs no database meanwhile (its record is written by the recorder thread). Keeping the
-    connection would cap concurrent waiting callers at the pool's size (measured: 50 callers of a
-    2-second function took 6.6 s with a pool of 20). SQLite connections are per-thread files,
-    cheap to keep and costly to reopen, so they stay.
-    """
-    release_idle_connection()
-
-
-def engine_failure(
-    invocation: Invocation, error: TooManyRequests | RuntimeUnavailable, *, runtime: str = ""
-) -> TooManyRequestsException | InvalidRuntimeException:
-    """Record a platform failure that stopped the function from running; return the AWS error to raise."""
-    if isinstance(error, TooManyRequests):
-        lifecycle.transition(
-            invocation, Invocation.Status.THROTTLED, error_type="TooManyRequestsException", response=error.message
-        )
-        aws_error: TooManyRequestsException | InvalidRuntimeException = TooManyRequestsException(
-            error.reason, error.message
-        )
-    else:
-        lifecycle.transition(
-            invocation, Invocation.Status.FAILED, error_type="InvalidRuntimeException", response=str(error)
-        )
-        runtime_name = f"runtime {runtime}" if runtime else "runtime"
-        aws_error = InvalidRuntimeException(f"The {runtime_name} is not available on this node: {error}")
-    recorder.record(invocation)
-    return aws_error
-
-
-def _run(version: FunctionVersion, request: InvokeRequest, invocation: Invocation) -> InvokeResult:
-    """Run on this node's pool and hand the record to the recorder, whatever happens."""
-    from invocations.node import get_pool
-
-    spec, reserved = function_spec(version), version.function.reserved_concurrency
-    try:
-        lease = concurrency.admit(function_id=version.function_id, team_id=version.function.team_id, reserved=reserved)
-    except TooManyRequests as error:
-        raise engine_failure(invocation, error, runtime=version.runtime) from None
-    release_connection_while_waiting()
-    try:
-        with metrics.running(invocation):
-            result = get_pool().invoke(spec, request, reserved_concurrency=reserved)
-    except (TooManyRequests, RuntimeUnavailable) as error:
-        raise engine_failure(invocation, error, runtime=version.runtime) from None
-    finally:
-        concurrency.release(lease)
-    apply_result(invocation, result)
-    recorder.record(invocation)
-    return result
-
-
-def _enqueue(invocation: Invocation) -> None:
-    """Store the queued row, then publish its task; never report success otherwise.
-
-    Outside a transaction (an API accept) the row goes through ``_accepts``: concurrent accepts
-    share one INSERT statement and one pipelined publish (``group_commit``). Inside the caller's
-    transaction it is inserted there and published once that commits.
-    """
-    invocation.attempt = 0  # attempts started; each claim by a worker counts one (services/async_events.py)
-    invocation.dispatched_at = timezone.now()  # the sweep republishes it if the message is lost
-    if not connection.in_atomic_block:
-        try:
-            _accepts.submit(invocation)
-        except FlushFailed:
-            logger.exception("queueing Event invocation %s failed", invocation.request_id)
-            raise _not_queued() from None
-        return
-    rows.insert(invocation)
-    rows.insert(invocation.body_for_insert())
-    rollups.count_enqueued([invocation])
-    # If this publish fails when the caller commits, the row stays queued and the sweep sends it.
-    dispatch.run_queued_invocation(invocation_id=invocation.pk)
-
-
-def _store_events(invocations: Sequence[Invocation]) -> None:
-    """``_accepts``' flush: one multi-row INSERT, then one publish of all their tasks.
-
-    The fixed INSERT (``rows``) and this batching took an accept from ≈ 2 ms of web CPU (the ORM's
-    save in its own transaction, then a publish) to ≈ 1 ms (bench/async.py). If the publish fails
-    the rows are marked failed, so neither the sweep nor a message that did get through runs them
-    (a worker claims only queued rows), and every caller of the batch is told the event was not
-    queued.
-    """
-    rows.insert_many(invocations)
-    # Every event has a body (its payload, even empty): a run updates it, never inserts it.
-    rows.insert_many([invocation.body_for_insert() for invocation in invocations])
-    rollups.count_enqueued(invocations)
-    try:
-        dispatch.send_many(dispatch.RUN_QUEUED_INVOCATION, [(invocation.pk,) for invocation in invocations])
-    except Exception:
-        failed = Invocation.objects.filter(pk__in=[i.pk for i in invocations], status=Invocation.Status.QUEUED)
-        failed_ids = list(failed.values_list("request_id", flat=True))
-        lifecycle.advance(
-            failed, Invocation.Status.QUEUED, Invocation.Status.FAILED,
-            error_type="ServiceException", finished_at=timezone.now(),
-        )  # fmt: skip
-        InvocationBody.objects.filter(invocation_id__in=failed_ids).update(response="The event could not be queued.")
-        raise
-
-
-# SQLite has one writer, so flushes would only queue behind each other; PostgreSQL takes two at once
-# (bench/async.py on PostgreSQL: 1, 2, 4 and 8 concurrent flushes were within run-to-run noise).
-_accepts: GroupCommit[Invocation] = GroupCommit(
-    _store_events, max_batch=64, concurrent_flushes=1 if connection.vendor == "sqlite" else 2
-)
-
-
-def _not_queued() -> ServiceException:
-    return ServiceException("An internal error occurred. The event was not queued; try again.")

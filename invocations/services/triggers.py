@@ -245,22 +245,22 @@ def invoke_event(trigger: Trigger, event: dict[str, Any] | bytes) -> str:
     no longer lets the service in, RequestEntityTooLargeException over the 1 MB Event limit)."""
     import uuid
 
-    from invocations.services.invoke import invoke
+    from invocations.pipeline import InvocationRequest, invoke
 
     payload = event if isinstance(event, bytes) else json.dumps(event, separators=(",", ":")).encode()
     request_id = str(uuid.uuid4())
     caller, context = _invoker(trigger)
     invoke(
-        caller=caller,
-        context=context,
-        function_name=arn_of(trigger.function),
-        qualifier=trigger.qualifier or None,
-        payload=payload,
-        invocation_type="Event",
-        log_type=None,
-        client_context=None,
-        source=Invocation.Source.TRIGGER,
-        request_id=request_id,
+        InvocationRequest(
+            caller=caller,
+            context=context,
+            function_name=arn_of(trigger.function),
+            qualifier=trigger.qualifier or None,
+            payload=payload,
+            invocation_type="Event",
+            source=Invocation.Source.TRIGGER,
+            request_id=request_id,
+        )
     )
     return request_id
 

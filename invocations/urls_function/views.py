@@ -24,7 +24,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils import timezone
 
-from invocations import policy
+from invocations import pipeline, policy
 from invocations.access import ANONYMOUS, Caller, check_function
 from invocations.api import sigv4
 from invocations.arns import arn_of
@@ -188,11 +188,7 @@ def serve(request: HttpRequest, route: Route) -> HttpResponseBase:
                          origin=lowered.get("origin"), path_form=path_form)  # fmt: skip
         if config.invoke_mode == "RESPONSE_STREAM":
             return _streamed(target, payload)
-        outcome = invoke_service.invoke(
-            caller=caller, function_name=arn_of(function), qualifier=config.qualifier or None, payload=payload,
-            invocation_type=None, log_type=None, client_context=None, source=str(Invocation.Source.URL),
-            request_id=request_id, context=context,
-        )  # fmt: skip
+        outcome = pipeline.invoke(_request(target, payload))
     except AccessDeniedException:
         return refused(request_id)
     except AwsError as error:
@@ -225,14 +221,18 @@ def _safe_render(mapped: UrlResponse, target: _Target) -> HttpResponseBase:
         return target.render(function_error(), function_error().body)
 
 
+def _request(target: _Target, payload: bytes) -> pipeline.InvocationRequest:
+    """The URL request's invocation: synchronous, recorded with source "url", as its caller and with
+    the function URL's policy context."""
+    return pipeline.InvocationRequest(
+        caller=target.caller, function_name=arn_of(target.config.function), qualifier=target.config.qualifier or None,
+        payload=payload, source=str(Invocation.Source.URL), request_id=target.request_id, context=target.context,
+    )  # fmt: skip
+
+
 def _streamed(target: _Target, payload: bytes) -> HttpResponseBase:
     """RESPONSE_STREAM (spec §7.4): status and headers from the prelude, then the body as it comes."""
-    config = target.config
-    started = streaming.start(
-        caller=target.caller, function_name=arn_of(config.function), qualifier=config.qualifier or None,
-        payload=payload, invocation_type=None, client_context=None, source=str(Invocation.Source.URL),
-        request_id=target.request_id, context=target.context,
-    )  # fmt: skip
+    started = streaming.start(_request(target, payload))
     assert started is not None
     if started.buffered is not None:  # a handler that does not stream (e.g. Python): mapped as BUFFERED
         result = started.buffered

@@ -59,7 +59,7 @@ def event(fn: Function, *, payload: str = '{"k": "v"}', qualifier: str = "", age
         status=Invocation.Status.QUEUED,
         payload=payload,
         created_at=timezone.now() - timedelta(seconds=age),
-        attempt=0,  # as the accept path stores it (services/invoke.py)
+        attempt=0,  # as the accept path stores it (pipeline.py)
     )
 
 
@@ -394,7 +394,7 @@ def test_a_failed_publication_is_retried_by_the_next_sweep(settings: Any, monkey
     assert invocation.dispatched_at is None
 
 
-# --- accepts stored together (services/invoke.py's group commit) ----------------------------------
+# --- accepts stored together (pipeline.py's group commit) -----------------------------------------
 
 
 def unsaved_events(fn: Function, count: int) -> list[Invocation]:
@@ -411,12 +411,12 @@ def unsaved_events(fn: Function, count: int) -> list[Invocation]:
 def test_accepts_flushed_together_are_stored_and_published_together(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from invocations.services import invoke
+    from invocations import pipeline
 
     sent: list[tuple[str, list[tuple[object, ...]]]] = []
     monkeypatch.setattr(dispatch, "send_many", lambda name, arguments: sent.append((name, list(arguments))))
     batch = unsaved_events(function(settings), 3)
-    invoke._store_events(batch)
+    pipeline._store_events(batch)
     assert all(i.pk for i in batch)
     assert sent == [(dispatch.RUN_QUEUED_INVOCATION, [(i.pk,) for i in batch])]
     stored = Invocation.objects.filter(pk__in=[i.pk for i in batch])
@@ -427,7 +427,7 @@ def test_accepts_flushed_together_are_stored_and_published_together(
 def test_a_batch_whose_publish_fails_is_marked_failed_so_nothing_runs_it(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from invocations.services import invoke
+    from invocations import pipeline
 
     def refuse(name: str, arguments: object) -> None:
         raise OSError("broker down")
@@ -435,7 +435,7 @@ def test_a_batch_whose_publish_fails_is_marked_failed_so_nothing_runs_it(
     monkeypatch.setattr(dispatch, "send_many", refuse)
     batch = unsaved_events(function(settings), 2)
     with pytest.raises(OSError):
-        invoke._store_events(batch)
+        pipeline._store_events(batch)
     stored = Invocation.objects.filter(pk__in=[i.pk for i in batch])
     assert set(stored.values_list("status", "error_type")) == {(Invocation.Status.FAILED, "ServiceException")}
     tasks.run_queued_invocation(batch[0].pk)  # a message that got through anyway finds nothing to run

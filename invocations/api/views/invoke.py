@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 
+from invocations import pipeline
 from invocations.api.base import aws_operation, caller
 from invocations.services import invoke as invoke_service
 
@@ -20,16 +21,18 @@ def invocation_source(request: HttpRequest) -> str:
 @aws_operation
 def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
     meta = request.META
-    outcome = invoke_service.invoke(
-        caller=caller(request),
-        function_name=function_name,
-        qualifier=request.GET.get("Qualifier"),
-        payload=request.body,
-        invocation_type=meta.get("HTTP_X_AMZ_INVOCATION_TYPE"),
-        log_type=meta.get("HTTP_X_AMZ_LOG_TYPE"),
-        client_context=meta.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
-        source=invocation_source(request),
-        request_id=request.aws_request_id,  # type: ignore[attr-defined]
+    outcome = pipeline.invoke(
+        pipeline.InvocationRequest(
+            caller=caller(request),
+            function_name=function_name,
+            qualifier=request.GET.get("Qualifier"),
+            payload=request.body,
+            invocation_type=meta.get("HTTP_X_AMZ_INVOCATION_TYPE"),
+            log_type=meta.get("HTTP_X_AMZ_LOG_TYPE"),
+            client_context=meta.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
+            source=invocation_source(request),
+            request_id=request.aws_request_id,  # type: ignore[attr-defined]
+        )
     )
     if outcome.status_code != 200:
         return HttpResponse(b"", status=outcome.status_code, content_type="application/json")
@@ -45,16 +48,15 @@ def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
 @aws_operation
 def invoke_async(request: HttpRequest, function_name: str) -> HttpResponse:
     """InvokeAsync: an Event invoke with the old 256 KB limit; 202 with an empty body."""
-    outcome = invoke_service.invoke(
-        caller=caller(request),
-        function_name=function_name,
-        qualifier=None,
-        payload=request.body,
-        invocation_type=invoke_service.EVENT,
-        log_type=None,
-        client_context=None,
-        source=invocation_source(request),
-        request_id=request.aws_request_id,  # type: ignore[attr-defined]
-        event_payload_limit=invoke_service.INVOKE_ASYNC_PAYLOAD_LIMIT,
+    outcome = pipeline.invoke(
+        pipeline.InvocationRequest(
+            caller=caller(request),
+            function_name=function_name,
+            payload=request.body,
+            invocation_type=invoke_service.EVENT,
+            source=invocation_source(request),
+            request_id=request.aws_request_id,  # type: ignore[attr-defined]
+            event_payload_limit=invoke_service.INVOKE_ASYNC_PAYLOAD_LIMIT,
+        )
     )
     return HttpResponse(b"", status=outcome.status_code, content_type="application/json")

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from invocations import pipeline
 from invocations.api import eventstream
 from invocations.api.base import aws_operation, caller
 from invocations.api.views.invoke import invocation_source
@@ -38,16 +39,18 @@ def invoke_with_response_stream(request: HttpRequest, function_name: str) -> Htt
     meta = request.META
     log_type = meta.get("HTTP_X_AMZ_LOG_TYPE")
     if log_type:
-        invoke_service._check_enum(log_type, "logType", invoke_service.LOG_TYPES)
+        invoke_service.check_enum(log_type, "logType", invoke_service.LOG_TYPES)
     started = streaming.start(
-        caller=caller(request),
-        function_name=function_name,
-        qualifier=request.GET.get("Qualifier"),
-        payload=request.body,
-        invocation_type=meta.get("HTTP_X_AMZ_INVOCATION_TYPE"),
-        client_context=meta.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
-        source=invocation_source(request),
-        request_id=request.aws_request_id,  # type: ignore[attr-defined]
+        pipeline.InvocationRequest(
+            caller=caller(request),
+            function_name=function_name,
+            qualifier=request.GET.get("Qualifier"),
+            payload=request.body,
+            invocation_type=meta.get("HTTP_X_AMZ_INVOCATION_TYPE"),
+            client_context=meta.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
+            source=invocation_source(request),
+            request_id=request.aws_request_id,  # type: ignore[attr-defined]
+        )
     )
     if started is None:  # DryRun
         return HttpResponse(b"", status=204)

@@ -33,7 +33,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from invocations import activity
+from invocations import activity, pipeline
 from invocations.access import Caller, find_function
 from invocations.api.base import aws_operation, caller, json_body, json_response, valid_query
 from invocations.arns import FunctionRef, arn_of
@@ -191,16 +191,17 @@ def replay(request: HttpRequest, request_id: str) -> HttpResponse:
     if invocation_type not in (invoke_service.REQUEST_RESPONSE, invoke_service.EVENT):
         raise InvalidParameterValueException("InvocationType must be RequestResponse or Event.")
     new_id = str(uuid.uuid4())
-    outcome = invoke_service.invoke(
-        caller=who.through("cli"),
-        function_name=arn_of(original.function),
-        qualifier=original.qualifier or None,
-        payload=original.payload.encode("utf-8"),
-        invocation_type=invocation_type,
-        log_type="Tail",
-        client_context=None,
-        source=Invocation.Source.CLI,
-        request_id=new_id,
+    outcome = pipeline.invoke(
+        pipeline.InvocationRequest(
+            caller=who.through("cli"),
+            function_name=arn_of(original.function),
+            qualifier=original.qualifier or None,
+            payload=original.payload.encode("utf-8"),
+            invocation_type=invocation_type,
+            log_type="Tail",
+            source=Invocation.Source.CLI,
+            request_id=new_id,
+        )
     )
     return json_response({
         "RequestId": new_id,

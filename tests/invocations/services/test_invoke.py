@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from invocations import recorder
+from invocations import pipeline, recorder
 from invocations.errors import (
     InvalidParameterValueException,
     InvalidRequestContentException,
@@ -81,7 +81,7 @@ def make_function(
     return function
 
 
-def call(**overrides: Any) -> invoke_service.InvokeOutcome:
+def call(**overrides: Any) -> pipeline.InvokeOutcome:
     arguments: dict[str, Any] = {
         "function_name": "echo",
         "qualifier": None,
@@ -95,7 +95,7 @@ def call(**overrides: Any) -> invoke_service.InvokeOutcome:
         "request_id": "11111111-2222-3333-4444-555555555555",
     }
     arguments.update(overrides)
-    return invoke_service.invoke(**arguments)
+    return pipeline.invoke(pipeline.InvocationRequest(**arguments))
 
 
 # --- pure checks -------------------------------------------------------------------------------------
