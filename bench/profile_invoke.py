@@ -23,6 +23,7 @@ import argparse
 import collections
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -138,6 +139,7 @@ class Run:
     seconds: float
     web_cpu_s: float  # the web processes (granian and its WSGI worker), kernel-counted
     environments_cpu_s: float  # their children: sandboxes and runtimes
+    client_cpu_s: float  # this process: the boto3 clients (signing, HTTP, parsing)
 
 
 def profile(system: bench.Workbench, *, threads: int, seconds: float, rate: int, out: Path, fmt: str) -> Run:
@@ -145,18 +147,21 @@ def profile(system: bench.Workbench, *, threads: int, seconds: float, rate: int,
     spy = record(pid, seconds, rate, out, fmt)
     time.sleep(0.5)  # attached before the load starts
     before = cpu_seconds(descendants(pid))
+    client_before = resource.getrusage(resource.RUSAGE_SELF)
     answered: list[tuple[int, float]] = []
     driver = threading.Thread(target=lambda: answered.append(load(system, threads, seconds - 1.5)))
     driver.start()
     driver.join()
     after = cpu_seconds(descendants(pid))
+    client_after = resource.getrusage(resource.RUSAGE_SELF)
+    client = sum(getattr(client_after, f) - getattr(client_before, f) for f in ("ru_utime", "ru_stime"))
     _, error = spy.communicate(timeout=seconds + 60)
     if spy.returncode != 0:
         raise SystemExit(f"py-spy failed: {error.decode(errors='replace')[-800:]}")
     used = {p: after[p] - before.get(p, 0.0) for p in after}
     web = sum(v for p, v in used.items() if is_web(p))
     calls, elapsed = answered[0]
-    return Run(calls, elapsed, web, sum(used.values()) - web)
+    return Run(calls, elapsed, web, sum(used.values()) - web, client)
 
 
 def main() -> int:
@@ -190,7 +195,8 @@ def main() -> int:
         gil_s = total / args.rate
         print(f"\n{run.calls} invokes in {run.seconds:.1f} s ({run.calls / run.seconds:.0f}/s, {args.threads} boto3 threads)")
         print(f"CPU per invoke: web processes {run.web_cpu_s / calls * 1000:.2f} ms, environments "
-              f"{run.environments_cpu_s / calls * 1000:.2f} ms; the web process's GIL held "
+              f"{run.environments_cpu_s / calls * 1000:.2f} ms, boto3 clients {run.client_cpu_s / calls * 1000:.2f} ms; "
+              f"the web process's GIL held "
               f"{gil_s / calls * 1000:.2f} ms ({gil_s / run.seconds:.0%} of the wall time)\n")
         print("| where the GIL is held | share | ms per invoke |\n|---|--:|--:|")
         for label, count in counts.most_common():

@@ -250,7 +250,8 @@ class ExecutionEnvironment:
         ))
 
     def _finish(self, invocation: Invocation, *, payload: bytes, error_type: str | None, status: str,
-                platform_lines: str = "", billed_ms: int | None = None, reset: bool = False) -> None:
+                platform_lines: str = "", billed_ms: int | None = None, reset: bool = False,
+                min_duration_ms: float = 0.0) -> None:
         """Complete an invocation. With ``reset`` the environment is killed first, so that the pool,
         which takes it back when the result is set, never hands it to another caller (Lambda resets
         an environment after a failure of the runtime, not after a handled function error)."""
@@ -267,6 +268,8 @@ class ExecutionEnvironment:
             self._sink = logs.LogBuffer()
         now = time.monotonic()
         duration_ms = (now - invocation.delivered_at) * 1000 if invocation.delivered_at is not None else 0.0
+        # asyncio runs a timer up to its clock resolution early: a timeout never reads as shorter than itself.
+        duration_ms = max(duration_ms, min_duration_ms)
         billed = billed_ms if billed_ms is not None else logs.billed_duration_ms(duration_ms)
         max_memory = self.max_memory_used_mb()
         init_ms = self.init_duration_ms if invocation.cold else None
@@ -314,10 +317,11 @@ class ExecutionEnvironment:
         return vm_hwm_mb(self._status_fd)
 
     def _fail(self, invocation: Invocation, error_type: str, message: str, log_lines: str, *,
-              status: str = "failed", billed_ms: int | None = None) -> None:
+              status: str = "failed", billed_ms: int | None = None, min_duration_ms: float = 0.0) -> None:
         """A failure the platform observed (timeout, crash, oversized response): never reused."""
         self._finish(invocation, payload=error_payload(error_type, message), error_type=error_type,
-                     status=status, platform_lines=log_lines, billed_ms=billed_ms, reset=True)
+                     status=status, platform_lines=log_lines, billed_ms=billed_ms, reset=True,
+                     min_duration_ms=min_duration_ms)
 
     def _timed_out(self, invocation: Invocation) -> None:
         if self._current is not invocation:
@@ -326,7 +330,8 @@ class ExecutionEnvironment:
         request_id = invocation.request.request_id
         # Billed duration of a timed-out invocation is the timeout (spec §10).
         self._fail(invocation, "Sandbox.Timedout", f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds",
-                   logs.timeout_line(request_id, timeout), status="timed-out", billed_ms=int(timeout * 1000))
+                   logs.timeout_line(request_id, timeout), status="timed-out", billed_ms=int(timeout * 1000),
+                   min_duration_ms=timeout * 1000)
 
     def _init_timed_out(self) -> None:
         if self._initialized:
