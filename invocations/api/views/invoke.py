@@ -18,22 +18,26 @@ def invocation_source(request: HttpRequest) -> str:
     return caller(request).via
 
 
+def invocation_request(request: HttpRequest, function_name: str, *, log_type: bool = True) -> pipeline.InvocationRequest:
+    """The Invoke API's inputs (path, ``Qualifier``, body and ``X-Amz-*`` headers) as one request;
+    ``log_type=False`` leaves ``X-Amz-Log-Type`` to the caller (the streaming view checks it first)."""
+    meta = request.META
+    return pipeline.InvocationRequest(
+        caller=caller(request),
+        function_name=function_name,
+        qualifier=request.GET.get("Qualifier"),
+        payload=request.body,
+        invocation_type=meta.get("HTTP_X_AMZ_INVOCATION_TYPE"),
+        log_type=meta.get("HTTP_X_AMZ_LOG_TYPE") if log_type else None,
+        client_context=meta.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
+        source=invocation_source(request),
+        request_id=request.aws_request_id,  # type: ignore[attr-defined]
+    )
+
+
 @aws_operation
 def invoke(request: HttpRequest, function_name: str) -> HttpResponse:
-    meta = request.META
-    outcome = pipeline.invoke(
-        pipeline.InvocationRequest(
-            caller=caller(request),
-            function_name=function_name,
-            qualifier=request.GET.get("Qualifier"),
-            payload=request.body,
-            invocation_type=meta.get("HTTP_X_AMZ_INVOCATION_TYPE"),
-            log_type=meta.get("HTTP_X_AMZ_LOG_TYPE"),
-            client_context=meta.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
-            source=invocation_source(request),
-            request_id=request.aws_request_id,  # type: ignore[attr-defined]
-        )
-    )
+    outcome = pipeline.invoke(invocation_request(request, function_name))
     if outcome.status_code != 200:
         return HttpResponse(b"", status=outcome.status_code, content_type="application/json")
     response = HttpResponse(outcome.payload, status=200, content_type="application/json")

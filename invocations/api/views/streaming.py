@@ -14,10 +14,9 @@ from collections.abc import Iterator
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
-from invocations import pipeline
 from invocations.api import eventstream
-from invocations.api.base import aws_operation, caller
-from invocations.api.views.invoke import invocation_source
+from invocations.api.base import aws_operation
+from invocations.api.views.invoke import invocation_request
 from invocations.engine.types import InvokeResult
 from invocations.services import invoke as invoke_service
 from invocations.services import streaming
@@ -36,22 +35,10 @@ def _complete(result: InvokeResult, log_type: str | None) -> bytes:
 
 @aws_operation
 def invoke_with_response_stream(request: HttpRequest, function_name: str) -> HttpResponse:
-    meta = request.META
-    log_type = meta.get("HTTP_X_AMZ_LOG_TYPE")
+    log_type = request.META.get("HTTP_X_AMZ_LOG_TYPE")
     if log_type:
         invoke_service.check_enum(log_type, "logType", invoke_service.LOG_TYPES)
-    started = streaming.start(
-        pipeline.InvocationRequest(
-            caller=caller(request),
-            function_name=function_name,
-            qualifier=request.GET.get("Qualifier"),
-            payload=request.body,
-            invocation_type=meta.get("HTTP_X_AMZ_INVOCATION_TYPE"),
-            client_context=meta.get("HTTP_X_AMZ_CLIENT_CONTEXT"),
-            source=invocation_source(request),
-            request_id=request.aws_request_id,  # type: ignore[attr-defined]
-        )
-    )
+    started = streaming.start(invocation_request(request, function_name, log_type=False))
     if started is None:  # DryRun
         return HttpResponse(b"", status=204)
     response: HttpResponse | StreamingHttpResponse
