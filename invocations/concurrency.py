@@ -407,33 +407,23 @@ class Limiter:
             return {k: (len(c.in_use), len(c.spares)) for k, c in self._counters.items()}
 
 
-_limiter: Limiter | None = None
-_limiter_pid: int | None = None
-_limiter_lock = threading.Lock()
+def new_limiter() -> Limiter:
+    """A limiter on the configured backend (``invocations.node.Node.limiter`` keeps this process's)."""
+    return Limiter(make_backend(), ttl=settings.LAMBDA_CONCURRENCY_LEASE_TTL, linger=settings.LAMBDA_CONCURRENCY_LINGER)
 
 
 def get_limiter() -> Limiter:
-    """This process's limiter (a forked child builds its own)."""
-    global _limiter, _limiter_pid
-    if _limiter is None or _limiter_pid != os.getpid():
-        with _limiter_lock:
-            if _limiter is None or _limiter_pid != os.getpid():
-                _limiter = Limiter(make_backend(), ttl=settings.LAMBDA_CONCURRENCY_LEASE_TTL,
-                                   linger=settings.LAMBDA_CONCURRENCY_LINGER)
-                _limiter_pid = os.getpid()
-                from invocations.node import at_exit
+    """This process's limiter, owned by its node (a forked child builds its own)."""
+    from invocations.node import current
 
-                at_exit(_limiter.stop, priority=15)
-    return _limiter
+    return current().limiter
 
 
 def reset_limiter() -> None:
     """Forget this process's limiter (tests that switch backends)."""
-    global _limiter
-    with _limiter_lock:
-        if _limiter is not None:
-            _limiter.stop()
-        _limiter = None
+    from invocations.node import current
+
+    current().reset_limiter()
 
 
 # ----- the rules: which counter, which limit ----------------------------------------------------

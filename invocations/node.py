@@ -45,6 +45,7 @@ from invocations.models import WorkerHeartbeat
 from invocations.periodic import Periodic
 
 if TYPE_CHECKING:
+    from invocations.concurrency import Limiter
     from invocations.engine.pool import Pool, PoolConfig
     from invocations.event_sources.supervisor import Supervisor
     from invocations.recorder import Recorder
@@ -84,6 +85,9 @@ class Node:
         self._pool_lock = threading.Lock()
         self._recorder: Recorder | None = None
         self._recorder_lock = threading.Lock()
+        self._limiter: Limiter | None = None
+        self._limiter_pid: int | None = None
+        self._limiter_lock = threading.Lock()
         self._shutdown_watch: threading.Thread | None = None
         self._code_pruned_at = float("-inf")
         self._history_pruned_at = float("-inf")
@@ -128,6 +132,28 @@ class Node:
 
                     self._recorder = new_recorder()
         return self._recorder
+
+    @property
+    def limiter(self) -> Limiter:
+        """This process's cluster-wide concurrency limiter and its lease keeper (built on first use;
+        a forked child builds its own; stopped at exit, its leases returned)."""
+        pid = os.getpid()
+        if self._limiter is None or self._limiter_pid != pid:
+            with self._limiter_lock:
+                if self._limiter is None or self._limiter_pid != pid:
+                    from invocations.concurrency import new_limiter
+
+                    self._limiter = new_limiter()
+                    self._limiter_pid = pid
+                    at_exit(self._limiter.stop, priority=15)
+        return self._limiter
+
+    def reset_limiter(self) -> None:
+        """Stop and forget the limiter (tests that switch backends)."""
+        with self._limiter_lock:
+            if self._limiter is not None:
+                self._limiter.stop()
+            self._limiter = None
 
     # --- life cycle -----------------------------------------------------------------------------
 

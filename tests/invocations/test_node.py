@@ -61,3 +61,16 @@ def test_the_process_wide_helpers_are_the_current_nodes() -> None:
     from invocations import recorder
 
     assert recorder.get_recorder() is node.current().recorder
+
+
+def test_the_node_owns_one_concurrency_limiter_that_a_reset_replaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    from invocations import concurrency
+
+    monkeypatch.setattr(node, "at_exit", lambda func, *, priority: None)
+    owner = node.Node()
+    monkeypatch.setattr(node, "current", lambda: owner)
+    first = concurrency.get_limiter()
+    assert first is owner.limiter is concurrency.get_limiter()
+    concurrency.reset_limiter()
+    assert concurrency.get_limiter() is not first
+    owner.reset_limiter()
